@@ -83,4 +83,3 @@ func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
 	}
 	return &Image{Target: tgt, Config: cfg, Layers: layers, blobs: blobs, limits: opts.Limits}, nil
 }
-
