@@ -226,7 +226,7 @@ func TestFileLists(t *testing.T) {
 		want       []string
 	}{
 		{
-			file: "testdata/info/zlib1g:amd64.list", path: "var/lib/dpkg/info/zlib1g:amd64.list",
+			file: "testdata/info/zlib1g_amd64.list", path: "var/lib/dpkg/info/zlib1g:amd64.list",
 			want: []string{
 				"lib/x86_64-linux-gnu/libz.so.1.2.13",
 				"usr/share/doc/zlib1g/changelog.Debian.gz",

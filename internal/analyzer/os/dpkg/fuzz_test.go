@@ -20,7 +20,7 @@ func FuzzAnalyze(f *testing.F) {
 	}
 	f.Add(readFile(f, "testdata/grype-match-coverage.status"))
 	f.Add(readFile(f, "testdata/status.d/syft-multiple"))
-	f.Add(readFile(f, "testdata/info/zlib1g:amd64.list"))
+	f.Add(readFile(f, "testdata/info/zlib1g_amd64.list"))
 	a := dpkg.New(dpkg.DefaultConfig())
 	paths := []string{"var/lib/dpkg/status", "var/lib/dpkg/status.d/pkg", "var/lib/dpkg/info/pkg.list"}
 	f.Fuzz(func(t *testing.T, data []byte) {
