@@ -1,13 +1,12 @@
 package gobinary_test
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/stellaops/stellaops/internal/analyzer/analyzertest"
 	"github.com/stellaops/stellaops/internal/analyzer/lang/gobinary"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/internal/langtest"
 )
 
 func FuzzStdlibVersion(f *testing.F) {
@@ -29,11 +28,14 @@ func FuzzAnalyze(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(data[:64*1024])
+	// The ELF header and the start of the program headers: enough for the format sniffing
+	// and header parsing paths; whole binaries are too large for the mutator.
+	f.Add(data[:512])
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Add([]byte("MZ\x90\x00"))
+	f.Add([]byte("\xcf\xfa\xed\xfe\x0c\x00\x00\x01"))
 	a := gobinary.New(gobinary.Config{MinSize: 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = a.Analyze(context.Background(), analyzertest.Input(t, "bin/x", b, 0o755))
+		langtest.Fuzz(t, a, "bin/x", b)
 	})
 }
