@@ -161,8 +161,15 @@ func JoinEpoch(epoch, rest string) string {
 
 // Key identifies a component within one inventory: two components with the same key are the same
 // package and are merged (their locations, licences and hashes united). The key is the purl,
-// which carries ecosystem, namespace, name, version, arch, distro and source.
-func (c *Component) Key() string { return c.PackageURL() }
+// which carries ecosystem, namespace, name, version, arch, distro and source; components with
+// no purl are keyed by name and version.
+func (c *Component) Key() string {
+	if p := c.PackageURL(); p != "" {
+		return p
+	}
+	// A component with no purl (unknown ecosystem) is identified by its name and version.
+	return "unknown:" + c.Name + "@" + c.Version
+}
 
 // Compare is the total order of components: ecosystem, name, version, then the other identity
 // fields, the locations and the layer. Every output is sorted by it. It reads fields only (no purl

@@ -19,7 +19,8 @@ func (c *Component) PackageURL() string {
 	if c.PURL != "" && !c.buildable() {
 		return c.PURL
 	}
-	if c.Name == "" {
+	if c.Name == "" || (c.Ecosystem == EcosystemUnknown && c.PURL == "") {
+		// No purl type: there is no package URL ("pkg:/name@1.0" would be invalid).
 		return c.PURL
 	}
 	ns, name := c.purlNamespaceName()
