@@ -62,6 +62,12 @@ func walkSPDX(ctx context.Context, f Format, doc *spdx.Document) (*builder, erro
 			described[r.RefA.ElementRefID] = true
 		}
 	}
+	refs := map[string]string{}
+	for _, o := range doc.OtherLicenses {
+		if o != nil && o.LicenseName != "" && o.LicenseName != noAssertion {
+			refs[o.LicenseIdentifier] = o.LicenseName
+		}
+	}
 	docAnnotations := map[common.ElementID][]prop{}
 	for _, a := range doc.Annotations {
 		if a != nil {
@@ -93,7 +99,7 @@ func walkSPDX(ctx context.Context, f Format, doc *spdx.Document) (*builder, erro
 		if isRoot && len(b.inv.Layers) == 0 {
 			b.inv.Layers = targetLayers(props)
 		}
-		e := spdxEntry(where, p, props)
+		e := spdxEntry(where, p, props, refs)
 		e.keepUnknown = !isRoot && !spdxSkipPurposes[purpose] && !strings.HasPrefix(string(p.PackageSPDXIdentifier), "ContainerImage-")
 		if e.purl == "" && !e.keepUnknown {
 			continue
@@ -104,7 +110,7 @@ func walkSPDX(ctx context.Context, f Format, doc *spdx.Document) (*builder, erro
 }
 
 // spdxEntry turns an SPDX package into an entry.
-func spdxEntry(where string, p *spdx.Package, props []prop) *entry {
+func spdxEntry(where string, p *spdx.Package, props []prop, refs map[string]string) *entry {
 	e := &entry{
 		where:      where + " (" + string(p.PackageSPDXIdentifier) + ")",
 		name:       p.PackageName,
@@ -135,6 +141,11 @@ func spdxEntry(where string, p *spdx.Package, props []prop) *entry {
 	}
 	if !noLicense(lic) {
 		e.licenses = splitAnd(lic)
+		for i, l := range e.licenses {
+			if name, ok := refs[l]; ok {
+				e.licenses[i] = name
+			}
+		}
 	}
 	return e
 }

@@ -1,0 +1,157 @@
+// Code generated from schema/spdx.schema.json.gz (the SPDX licence and exception identifiers the
+// CycloneDX 1.6 schema lists); DO NOT EDIT. TestSPDXLicenseIDsMatchSchema keeps it in step.
+
+package sbom
+
+import "strings"
+
+// spdxLicenseIDs holds every identifier between newlines.
+const spdxLicenseIDs = "\n" +
+	"0BSD\n389-exception\n3D-Slicer-1.0\nAAL\nADSL\nAFL-1.1\nAFL-1.2\nAFL-2.0\nAFL-2.1\n" +
+	"AFL-3.0\nAGPL-1.0\nAGPL-1.0-only\nAGPL-1.0-or-later\nAGPL-3.0\nAGPL-3.0-only\n" +
+	"AGPL-3.0-or-later\nALGLIB-Documentation\nAMD-newlib\nAMDPLPA\nAML\nAML-glslang\nAMPAS\n" +
+	"ANTLR-PD\nANTLR-PD-fallback\nAPAFML\nAPL-1.0\nAPSL-1.0\nAPSL-1.1\nAPSL-1.2\nAPSL-2.0\n" +
+	"ASWF-Digital-Assets-1.0\nASWF-Digital-Assets-1.1\nAbstyles\nAdaCore-doc\nAdobe-2006\n" +
+	"Adobe-Display-PostScript\nAdobe-Glyph\nAdobe-Utopia\nAdvanced-Cryptics-Dictionary\n" +
+	"Afmparse\nAladdin\nApache-1.0\nApache-1.1\nApache-2.0\nApp-s2p\nArphic-1999\nArtistic-1.0\n" +
+	"Artistic-1.0-Perl\nArtistic-1.0-cl8\nArtistic-2.0\nArtistic-dist\nAspell-RU\n" +
+	"Asterisk-exception\nAsterisk-linking-protocols-exception\nAutoconf-exception-2.0\n" +
+	"Autoconf-exception-3.0\nAutoconf-exception-generic\nAutoconf-exception-generic-3.0\n" +
+	"Autoconf-exception-macro\nBOLA-1.1\nBSD-1-Clause\nBSD-2-Clause\nBSD-2-Clause-Darwin\n" +
+	"BSD-2-Clause-FreeBSD\nBSD-2-Clause-NetBSD\nBSD-2-Clause-Patent\nBSD-2-Clause-Views\n" +
+	"BSD-2-Clause-first-lines\nBSD-2-Clause-pkgconf-disclaimer\nBSD-3-Clause\n" +
+	"BSD-3-Clause-Attribution\nBSD-3-Clause-Clear\nBSD-3-Clause-HP\nBSD-3-Clause-LBNL\n" +
+	"BSD-3-Clause-Modification\nBSD-3-Clause-No-Military-License\n" +
+	"BSD-3-Clause-No-Nuclear-License\nBSD-3-Clause-No-Nuclear-License-2014\n" +
+	"BSD-3-Clause-No-Nuclear-Warranty\nBSD-3-Clause-Open-MPI\nBSD-3-Clause-Sun\n" +
+	"BSD-3-Clause-Tso\nBSD-3-Clause-acpica\nBSD-3-Clause-flex\nBSD-4-Clause\n" +
+	"BSD-4-Clause-Shortened\nBSD-4-Clause-UC\nBSD-4.3RENO\nBSD-4.3TAHOE\n" +
+	"BSD-Advertising-Acknowledgement\nBSD-Attribution-HPND-disclaimer\nBSD-Inferno-Nettverk\n" +
+	"BSD-Mark-Modifications\nBSD-Protection\nBSD-Source-Code\nBSD-Source-beginning-file\n" +
+	"BSD-Systemics\nBSD-Systemics-W3Works\nBSL-1.0\nBUSL-1.1\nBaekmuk\nBahyph\nBarr\nBeerware\n" +
+	"Bison-exception-1.24\nBison-exception-2.2\nBitTorrent-1.0\nBitTorrent-1.1\n" +
+	"Bitstream-Charter\nBitstream-Vera\nBlueOak-1.0.0\nBoehm-GC\nBoehm-GC-without-fee\n" +
+	"Bootloader-exception\nBorceux\nBrian-Gladman-2-Clause\nBrian-Gladman-3-Clause\nBuddy\n" +
+	"C-UDA-1.0\nCAL-1.0\nCAL-1.0-Combined-Work-Exception\nCAPEC-tou\nCATOSL-1.1\nCC-BY-1.0\n" +
+	"CC-BY-2.0\nCC-BY-2.5\nCC-BY-2.5-AU\nCC-BY-3.0\nCC-BY-3.0-AT\nCC-BY-3.0-AU\nCC-BY-3.0-DE\n" +
+	"CC-BY-3.0-IGO\nCC-BY-3.0-NL\nCC-BY-3.0-US\nCC-BY-4.0\nCC-BY-NC-1.0\nCC-BY-NC-2.0\n" +
+	"CC-BY-NC-2.5\nCC-BY-NC-3.0\nCC-BY-NC-3.0-DE\nCC-BY-NC-4.0\nCC-BY-NC-ND-1.0\n" +
+	"CC-BY-NC-ND-2.0\nCC-BY-NC-ND-2.5\nCC-BY-NC-ND-3.0\nCC-BY-NC-ND-3.0-DE\n" +
+	"CC-BY-NC-ND-3.0-IGO\nCC-BY-NC-ND-4.0\nCC-BY-NC-SA-1.0\nCC-BY-NC-SA-2.0\n" +
+	"CC-BY-NC-SA-2.0-DE\nCC-BY-NC-SA-2.0-FR\nCC-BY-NC-SA-2.0-UK\nCC-BY-NC-SA-2.5\n" +
+	"CC-BY-NC-SA-3.0\nCC-BY-NC-SA-3.0-DE\nCC-BY-NC-SA-3.0-IGO\nCC-BY-NC-SA-4.0\nCC-BY-ND-1.0\n" +
+	"CC-BY-ND-2.0\nCC-BY-ND-2.5\nCC-BY-ND-3.0\nCC-BY-ND-3.0-DE\nCC-BY-ND-4.0\nCC-BY-SA-1.0\n" +
+	"CC-BY-SA-2.0\nCC-BY-SA-2.0-UK\nCC-BY-SA-2.1-JP\nCC-BY-SA-2.5\nCC-BY-SA-3.0\n" +
+	"CC-BY-SA-3.0-AT\nCC-BY-SA-3.0-DE\nCC-BY-SA-3.0-IGO\nCC-BY-SA-4.0\nCC-PDDC\nCC-PDM-1.0\n" +
+	"CC-SA-1.0\nCC0-1.0\nCDDL-1.0\nCDDL-1.1\nCDL-1.0\nCDLA-Permissive-1.0\nCDLA-Permissive-2.0\n" +
+	"CDLA-Sharing-1.0\nCECILL-1.0\nCECILL-1.1\nCECILL-2.0\nCECILL-2.1\nCECILL-B\nCECILL-C\n" +
+	"CERN-OHL-1.1\nCERN-OHL-1.2\nCERN-OHL-P-2.0\nCERN-OHL-S-2.0\nCERN-OHL-W-2.0\nCFITSIO\n" +
+	"CGAL-linking-exception\nCLISP-exception-2.0\nCMU-Mach\nCMU-Mach-nodoc\nCNRI-Jython\n" +
+	"CNRI-Python\nCNRI-Python-GPL-Compatible\nCOIL-1.0\nCPAL-1.0\nCPL-1.0\nCPOL-1.02\n" +
+	"CUA-OPL-1.0\nCaldera\nCaldera-no-preamble\nCatharon\nClArtistic\nClasspath-exception-2.0\n" +
+	"Classpath-exception-2.0-short\nClips\nCommunity-Spec-1.0\nCondor-1.1\n" +
+	"Cornell-Lossless-JPEG\nCronyx\nCrossword\nCryptoSwift\nCrystalStacker\nCube\nD-FSL-1.0\n" +
+	"DEC-3-Clause\nDL-DE-BY-2.0\nDL-DE-ZERO-2.0\nDOC\nDRL-1.0\nDRL-1.1\nDSDP\n" +
+	"DigiRule-FOSS-exception\nDigia-Qt-LGPL-exception-1.1\nDocBook-DTD\nDocBook-Schema\n" +
+	"DocBook-Stylesheet\nDocBook-XML\nDotseqn\nECL-1.0\nECL-2.0\nEFL-1.0\nEFL-2.0\nEPICS\n" +
+	"EPL-1.0\nEPL-2.0\nESA-PL-permissive-2.4\nESA-PL-strong-copyleft-2.4\n" +
+	"ESA-PL-weak-copyleft-2.4\nEUDatagrid\nEUPL-1.0\nEUPL-1.1\nEUPL-1.2\nElastic-2.0\nEntessa\n" +
+	"ErlPL-1.1\nEurosym\nFBM\nFDK-AAC\nFLTK-exception\nFSFAP\nFSFAP-no-warranty-disclaimer\n" +
+	"FSFUL\nFSFULLR\nFSFULLRSD\nFSFULLRWD\nFSL-1.1-ALv2\nFSL-1.1-MIT\nFTL\nFair\n" +
+	"Fawkes-Runtime-exception\nFerguson-Twofish\nFont-exception-2.0\nFrameworx-1.0\n" +
+	"FreeBSD-DOC\nFreeImage\nFuruseth\nGCC-exception-2.0\nGCC-exception-2.0-note\n" +
+	"GCC-exception-3.1\nGCR-docs\nGD\nGFDL-1.1\nGFDL-1.1-invariants-only\n" +
+	"GFDL-1.1-invariants-or-later\nGFDL-1.1-no-invariants-only\n" +
+	"GFDL-1.1-no-invariants-or-later\nGFDL-1.1-only\nGFDL-1.1-or-later\nGFDL-1.2\n" +
+	"GFDL-1.2-invariants-only\nGFDL-1.2-invariants-or-later\nGFDL-1.2-no-invariants-only\n" +
+	"GFDL-1.2-no-invariants-or-later\nGFDL-1.2-only\nGFDL-1.2-or-later\nGFDL-1.3\n" +
+	"GFDL-1.3-invariants-only\nGFDL-1.3-invariants-or-later\nGFDL-1.3-no-invariants-only\n" +
+	"GFDL-1.3-no-invariants-or-later\nGFDL-1.3-only\nGFDL-1.3-or-later\nGL2PS\nGLWTPL\n" +
+	"GNAT-exception\nGNOME-examples-exception\nGNU-compiler-exception\nGPL-1.0\nGPL-1.0+\n" +
+	"GPL-1.0-only\nGPL-1.0-or-later\nGPL-2.0\nGPL-2.0+\nGPL-2.0-only\nGPL-2.0-or-later\n" +
+	"GPL-2.0-with-GCC-exception\nGPL-2.0-with-autoconf-exception\nGPL-2.0-with-bison-exception\n" +
+	"GPL-2.0-with-classpath-exception\nGPL-2.0-with-font-exception\nGPL-3.0\nGPL-3.0+\n" +
+	"GPL-3.0-389-ds-base-exception\nGPL-3.0-interface-exception\nGPL-3.0-linking-exception\n" +
+	"GPL-3.0-linking-source-exception\nGPL-3.0-only\nGPL-3.0-or-later\n" +
+	"GPL-3.0-with-GCC-exception\nGPL-3.0-with-autoconf-exception\nGPL-CC-1.0\n" +
+	"GStreamer-exception-2005\nGStreamer-exception-2008\nGame-Programming-Gems\nGiftware\n" +
+	"Glide\nGlulxe\nGmsh-exception\nGraphics-Gems\nGutmann\nHDF5\nHIDAPI\nHP-1986\nHP-1989\n" +
+	"HPND\nHPND-DEC\nHPND-Fenneberg-Livingston\nHPND-INRIA-IMAG\nHPND-Intel\n" +
+	"HPND-Kevlin-Henney\nHPND-MIT-disclaimer\nHPND-Markus-Kuhn\nHPND-Netrek\nHPND-Pbmplus\n" +
+	"HPND-SMC\nHPND-UC\nHPND-UC-export-US\nHPND-doc\nHPND-doc-sell\nHPND-export-US\n" +
+	"HPND-export-US-acknowledgement\nHPND-export-US-modify\nHPND-export2-US\n" +
+	"HPND-merchantability-variant\nHPND-sell-MIT-disclaimer-xserver\nHPND-sell-regexpr\n" +
+	"HPND-sell-variant\nHPND-sell-variant-MIT-disclaimer\nHPND-sell-variant-MIT-disclaimer-rev\n" +
+	"HPND-sell-variant-critical-systems\nHTMLTIDY\nHaskellReport\nHippocratic-2.1\nIBM-pibs\n" +
+	"ICU\nIEC-Code-Components-EULA\nIJG\nIJG-short\nIPA\nIPL-1.0\nISC\nISC-Veillard\n" +
+	"ISO-permission\nImageMagick\nImlib2\nIndependent-modules-exception\nInfo-ZIP\n" +
+	"Inner-Net-2.0\nInnoSetup\nIntel\nIntel-ACPI\nInterbase-1.0\nJPL-image\nJPNIC\nJSON\nJam\n" +
+	"JasPer-2.0\nKastrup\nKazlib\nKiCad-libraries-exception\nKnuth-CTAN\nLAL-1.2\nLAL-1.3\n" +
+	"LGPL-2.0\nLGPL-2.0+\nLGPL-2.0-only\nLGPL-2.0-or-later\nLGPL-2.1\nLGPL-2.1+\nLGPL-2.1-only\n" +
+	"LGPL-2.1-or-later\nLGPL-3.0\nLGPL-3.0+\nLGPL-3.0-linking-exception\nLGPL-3.0-only\n" +
+	"LGPL-3.0-or-later\nLGPLLR\nLLGPL\nLLVM-exception\nLOOP\nLPD-document\nLPL-1.0\nLPL-1.02\n" +
+	"LPPL-1.0\nLPPL-1.1\nLPPL-1.2\nLPPL-1.3a\nLPPL-1.3c\nLZMA-SDK-9.11-to-9.20\nLZMA-SDK-9.22\n" +
+	"LZMA-exception\nLatex2e\nLatex2e-translated-notice\nLeptonica\nLiLiQ-P-1.1\nLiLiQ-R-1.1\n" +
+	"LiLiQ-Rplus-1.1\nLibpng\nLibtool-exception\nLinux-OpenIB\nLinux-man-pages-1-para\n" +
+	"Linux-man-pages-copyleft\nLinux-man-pages-copyleft-2-para\nLinux-man-pages-copyleft-var\n" +
+	"Linux-syscall-note\nLucida-Bitmap-Fonts\nMIPS\nMIT\nMIT-0\nMIT-CMU\nMIT-Click\n" +
+	"MIT-Festival\nMIT-Khronos-old\nMIT-Modern-Variant\nMIT-STK\nMIT-Wu\nMIT-advertising\n" +
+	"MIT-enna\nMIT-feh\nMIT-open-group\nMIT-testregex\nMITNFA\nMMIXware\nMMPL-1.0.1\nMPEG-SSG\n" +
+	"MPL-1.0\nMPL-1.1\nMPL-2.0\nMPL-2.0-no-copyleft-exception\nMS-LPL\nMS-PL\nMS-RL\nMTLL\n" +
+	"Mackerras-3-Clause\nMackerras-3-Clause-acknowledgment\nMakeIndex\nMartin-Birgmeier\n" +
+	"McPhee-slideshow\nMinpack\nMirOS\nMotosoto\nMulanPSL-1.0\nMulanPSL-2.0\nMultics\nMup\n" +
+	"NAIST-2003\nNASA-1.3\nNBPL-1.0\nNCBI-PD\nNCGL-UK-2.0\nNCL\nNCSA\nNGPL\nNICTA-1.0\nNIST-PD\n" +
+	"NIST-PD-TNT\nNIST-PD-fallback\nNIST-Software\nNLOD-1.0\nNLOD-2.0\nNLPL\nNOSL\nNPL-1.0\n" +
+	"NPL-1.1\nNPOSL-3.0\nNRL\nNTIA-PD\nNTP\nNTP-0\nNaumen\nNet-SNMP\nNetCDF\nNewsletr\nNokia\n" +
+	"Nokia-Qt-exception-1.1\nNoweb\nNunit\nO-UDA-1.0\nOAR\nOCCT-PL\nOCCT-exception-1.0\n" +
+	"OCLC-2.0\nOCaml-LGPL-linking-exception\nODC-By-1.0\nODbL-1.0\nOFFIS\nOFL-1.0\nOFL-1.0-RFN\n" +
+	"OFL-1.0-no-RFN\nOFL-1.1\nOFL-1.1-RFN\nOFL-1.1-no-RFN\nOGC-1.0\nOGDL-Taiwan-1.0\n" +
+	"OGL-Canada-2.0\nOGL-UK-1.0\nOGL-UK-2.0\nOGL-UK-3.0\nOGTSL\nOLDAP-1.1\nOLDAP-1.2\n" +
+	"OLDAP-1.3\nOLDAP-1.4\nOLDAP-2.0\nOLDAP-2.0.1\nOLDAP-2.1\nOLDAP-2.2\nOLDAP-2.2.1\n" +
+	"OLDAP-2.2.2\nOLDAP-2.3\nOLDAP-2.4\nOLDAP-2.5\nOLDAP-2.6\nOLDAP-2.7\nOLDAP-2.8\nOLFL-1.3\n" +
+	"OML\nOPL-1.0\nOPL-UK-3.0\nOPUBL-1.0\nOSC-1.0\nOSET-PL-2.1\nOSL-1.0\nOSL-1.1\nOSL-2.0\n" +
+	"OSL-2.1\nOSL-3.0\nOSSP\nOpenJDK-assembly-exception-1.0\nOpenMDW-1.0\nOpenPBS-2.3\nOpenSSL\n" +
+	"OpenSSL-standalone\nOpenVision\nPADL\nPCRE2-exception\nPDDL-1.0\nPHP-3.0\nPHP-3.01\nPPL\n" +
+	"PS-or-PDF-font-exception-20170817\nPSF-2.0\nParaType-Free-Font-1.3\nParity-6.0.0\n" +
+	"Parity-7.0.0\nPixar\nPlexus\nPolyForm-Noncommercial-1.0.0\nPolyForm-Small-Business-1.0.0\n" +
+	"PostgreSQL\nPython-2.0\nPython-2.0.1\nQPL-1.0\nQPL-1.0-INRIA-2004\n" +
+	"QPL-1.0-INRIA-2004-exception\nQhull\nQt-GPL-exception-1.0\nQt-LGPL-exception-1.1\n" +
+	"Qwt-exception-1.0\nRHeCos-1.1\nRPL-1.1\nRPL-1.5\nRPSL-1.0\nRRDtool-FLOSS-exception-2.0\n" +
+	"RSA-MD\nRSCPL\nRdisc\nRuby\nRuby-pty\nSANE-exception\nSAX-PD\nSAX-PD-2.0\nSCEA\nSGI-B-1.0\n" +
+	"SGI-B-1.1\nSGI-B-2.0\nSGI-OpenGL\nSGMLUG-PM\nSGP4\nSHL-0.5\nSHL-0.51\nSHL-2.0\nSHL-2.1\n" +
+	"SISSL\nSISSL-1.2\nSL\nSMAIL-GPL\nSMLNJ\nSMPPL\nSNIA\nSOFA\nSPL-1.0\nSSH-OpenSSH\n" +
+	"SSH-short\nSSLeay-standalone\nSSPL-1.0\nSUL-1.0\nSWI-exception\nSWL\nSaxpath\n" +
+	"SchemeReport\nSendmail\nSendmail-8.23\nSendmail-Open-Source-1.1\nSimPL-2.0\n" +
+	"Simple-Library-Usage-exception\nSleepycat\nSoundex\nSpencer-86\nSpencer-94\nSpencer-99\n" +
+	"StandardML-NJ\nSugarCRM-1.1.3\nSun-PPP\nSun-PPP-2000\nSunPro\nSwift-exception\nSymlinks\n" +
+	"TAPR-OHL-1.0\nTCL\nTCP-wrappers\nTGPPL-1.0\nTMate\nTORQUE-1.1\nTOSL\nTPDL\nTPL-1.0\nTTWL\n" +
+	"TTYP0\nTU-Berlin-1.0\nTU-Berlin-2.0\nTekHVC\nTermReadKey\nTexinfo-exception\nThirdEye\n" +
+	"TrustedQSL\nUBDL-exception\nUCAR\nUCL-1.0\nUMich-Merit\nUPL-1.0\nURT-RLE\nUbuntu-font-1.0\n" +
+	"UnRAR\nUnicode-3.0\nUnicode-DFS-2015\nUnicode-DFS-2016\nUnicode-TOU\n" +
+	"Universal-FOSS-exception-1.0\nUnixCrypt\nUnlicense\nUnlicense-libtelnet\n" +
+	"Unlicense-libwhirlpool\nVOSTROM\nVSL-1.0\nVim\nVixie-Cron\nW3C\nW3C-19980720\n" +
+	"W3C-20150513\nWTFNMFPL\nWTFPL\nWatcom-1.0\nWidget-Workshop\nWordNet\nWsuipa\n" +
+	"WxWindows-exception-3.1\nX11\nX11-distribute-modifications-variant\nX11-no-permit-persons\n" +
+	"X11-swapped\nXFree86-1.1\nXSkat\nXdebug-1.03\nXerox\nXfig\nXnet\nYPL-1.0\nYPL-1.1\n" +
+	"ZPL-1.1\nZPL-2.0\nZPL-2.1\nZed\nZeeff\nZend-2.0\nZimbra-1.3\nZimbra-1.4\nZlib\nany-OSI\n" +
+	"any-OSI-perl-modules\nbcrypt-Solar-Designer\nblessing\nbzip2-1.0.5\nbzip2-1.0.6\n" +
+	"check-cvs\ncheckmk\ncopyleft-next-0.3.0\ncopyleft-next-0.3.1\n" +
+	"cryptsetup-OpenSSL-exception\ncurl\ncve-tou\ndiffmark\ndtoa\ndvipdfm\neCos-2.0\n" +
+	"eCos-exception-2.0\neGenix\nerlang-otp-linking-exception\netalab-2.0\nfmt-exception\n" +
+	"freertos-exception-2.0\nfwlw\ngSOAP-1.3b\ngeneric-xts\ngnu-javamail-exception\ngnuplot\n" +
+	"gtkbook\nharbour-exception\nhdparm\nhyphen-bulgarian\ni2p-gpl-java-exception\niMatix\n" +
+	"jove\nkvirc-openssl-exception\nlibpng-1.6.35\nlibpng-2.0\nlibpri-OpenH323-exception\n" +
+	"libselinux-1.0\nlibtiff\nlibutil-David-Nugent\nlsof\nmagaz\nmailprio\nman2html\nmetamail\n" +
+	"mif-exception\nmpi-permissive\nmpich2\nmplus\nmxml-exception\nngrep\n" +
+	"openvpn-openssl-exception\npkgconf\npnmstitch\npolyparse-exception\npsfrag\npsutils\n" +
+	"python-ldap\nradvd\nromic-exception\nrsync-linking-exception\nsnprintf\nsoftSurfer\n" +
+	"sqlitestudio-OpenSSL-exception\nssh-keyscan\nstunnel-exception\nswrule\nthreeparttable\n" +
+	"u-boot-exception-2.0\nulem\nvsftpd-openssl-exception\nw3m\nwwl\nwxWindows\n" +
+	"x11vnc-openssl-exception\nxinetd\nxkeyboard-config-Zinoviev\nxlock\nxpp\nxzoom\n" +
+	"zlib-acknowledgement\n"
+
+// isSPDXLicenseID reports whether id is an SPDX licence or exception identifier (case-sensitive,
+// as the SPDX licence list spells it).
+func isSPDXLicenseID(id string) bool {
+	return id != "" && !strings.Contains(id, "\n") && strings.Contains(spdxLicenseIDs, "\n"+id+"\n")
+}
