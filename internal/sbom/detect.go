@@ -102,7 +102,7 @@ func sniffJSON(data []byte, maxDepth, level int) (sniffed, error) {
 		return sniffed{format: FormatCycloneDXJSON, data: data, head: h}, nil
 	case has["bomFormat"]:
 		return sniffed{}, &Error{Where: "/bomFormat", Err: fmt.Errorf("%w: bomFormat %q is not \"CycloneDX\"", ErrUnrecognised, v["bomFormat"])}
-	case has["spdxVersion"]:
+	case has["spdxVersion"], v["SPDXID"] == "SPDXRef-DOCUMENT":
 		return sniffed{format: FormatSPDXJSON, data: data, head: h}, nil
 	case has["SchemaVersion"] && v["SchemaVersion"] == "2":
 		return sniffed{format: FormatTrivyJSON, data: data, head: h}, nil
