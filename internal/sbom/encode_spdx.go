@@ -6,9 +6,9 @@ import (
 	"io"
 	"strings"
 
+	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
-	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/tagvalue"
 
 	"github.com/stellaops/stellaops/internal/inventory"

@@ -37,7 +37,7 @@ func realInventory(t testing.TB) *inventory.Inventory {
 			Locations: []string{"app/bin/server"}, Hashes: []inventory.Hash{{Algorithm: "SHA-256", Value: "8bdfedc14c1035e3750e9f055ac9c1ecd9b5d05d9e6dc6466c4e9237eef407dd"}}},
 		inventory.Component{Ecosystem: inventory.EcosystemMaven, Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1", Layer: app,
 			Locations: []string{"app/lib/a.jar", "app/lib/b.jar"}, Licenses: []string{"Apache-2.0", "GPL-3+ with Bison exception"},
-			CPEs: []string{"cpe:2.3:a:apache:log4j:2.14.1:*:*:*:*:*:*:*", "cpe:2.3:a:apache:log4j-core:2.14.1:*:*:*:*:*:*:*"},
+			CPEs:   []string{"cpe:2.3:a:apache:log4j:2.14.1:*:*:*:*:*:*:*", "cpe:2.3:a:apache:log4j-core:2.14.1:*:*:*:*:*:*:*"},
 			Hashes: []inventory.Hash{{Algorithm: "SHA-1", Value: "9141212b8507ab50a45525b545b39d224614528b"}, {Algorithm: "CRC32", Value: "abcd"}}},
 		inventory.Component{Ecosystem: inventory.EcosystemPyPI, Name: "requests", Version: "2.31.0", Layer: app,
 			Locations: []string{"app/requirements.txt"}, Licenses: []string{"Apache-2.0 OR MIT"}},

@@ -1,0 +1,113 @@
+package sbom_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/stellaops/stellaops/internal/inventory"
+	"github.com/stellaops/stellaops/internal/sbom"
+)
+
+// Seeds per format, from testdata (small files, so the fuzzer's mutations stay quick).
+var fuzzSeeds = map[sbom.Format][]string{
+	sbom.FormatCycloneDXJSON: {"corpus/trivy/centos-7-cyclonedx.json", "corpus/osv-scanner/alpine-zlib-16.cdx.json",
+		"corpus/cyclonedx-bom-examples/vex-bom.json", "cyclonedx-spec-1.6/valid-component-hashes-1.6.json",
+		"cyclonedx-spec-1.6/valid-metadata-tool-1.6.json", "cyclonedx-spec-1.6/invalid-component-type-1.6.json"},
+	sbom.FormatCycloneDXXML: {"corpus/osv-scanner/alpine.cdx.xml.gz", "corpus/osv-scanner/bad-purls.cdx.xml.gz"},
+	sbom.FormatSPDXJSON: {"corpus/trivy/centos-7-spdx.json", "corpus/spdx-examples/example11-rust.spdx.json",
+		"corpus/osv-scanner/only-unimportant.spdx.json", "corpus/spdx-examples/04-SBOMwSecurity.spdx.json"},
+	sbom.FormatSPDXTagValue: {"corpus/trivy/centos-7-spdx.txt"},
+	sbom.FormatTrivyJSON:    {"corpus/trivy-json-reports/centos-7.json.gz", "corpus/trivy-json-reports/alpine-310.json.gz"},
+}
+
+func seed(f *testing.F, formats ...sbom.Format) {
+	for _, format := range formats {
+		for _, name := range fuzzSeeds[format] {
+			f.Add(testdata(f, name))
+		}
+	}
+}
+
+// fuzzDecoder uses smaller limits so the fuzzer explores them too.
+var fuzzDecoder = sbom.NewDecoder(sbom.Config{MaxBytes: 1 << 20, MaxDepth: 64})
+
+// checkDecode asserts what must hold for any input: no panic; an error about the document
+// matches ErrInvalid and comes with no inventory; an inventory is sorted, de-duplicated and
+// names its target.
+func checkDecode(t *testing.T, data []byte, format sbom.Format) {
+	inv, err := fuzzDecoder.Decode(context.Background(), bytes.NewReader(data), format)
+	if err != nil {
+		if inv != nil {
+			t.Fatalf("error %v with an inventory", err)
+		}
+		if !errors.Is(err, sbom.ErrInvalid) {
+			t.Fatalf("error %v does not match ErrInvalid", err)
+		}
+		return
+	}
+	if inv.Target.Kind != inventory.TargetSBOM || inv.Target.Digest == "" {
+		t.Fatalf("target = %+v", inv.Target)
+	}
+	if !slices.IsSortedFunc(inv.Components, func(a, b inventory.Component) int { return inventory.Compare(&a, &b) }) {
+		t.Fatal("components not sorted")
+	}
+	keys := map[string]bool{}
+	for i := range inv.Components {
+		k := inv.Components[i].Key()
+		if keys[k] {
+			t.Fatalf("duplicate component %s", k)
+		}
+		keys[k] = true
+	}
+	if format != sbom.FormatAuto && inv.Target.Format != string(format) {
+		t.Fatalf("target format %q, declared %q", inv.Target.Format, format)
+	}
+}
+
+func FuzzDetect(f *testing.F) {
+	seed(f, sbom.Formats()...)
+	f.Add(testdata(f, "corpus/grype/alpine.cdx.att.json.gz"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		format, err := sbom.Detect(data)
+		if err != nil && (format != "" || !errors.Is(err, sbom.ErrInvalid)) {
+			t.Fatalf("Detect = %q, %v", format, err)
+		}
+		if err == nil && format == sbom.FormatAuto {
+			t.Fatal("Detect gave no format and no error")
+		}
+	})
+}
+
+func FuzzDecodeAuto(f *testing.F) {
+	seed(f, sbom.Formats()...)
+	f.Add(testdata(f, "corpus/grype/alpine.cdx.att.json.gz"))
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, sbom.FormatAuto) })
+}
+
+func FuzzDecodeCycloneDXJSON(f *testing.F) {
+	seed(f, sbom.FormatCycloneDXJSON)
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, sbom.FormatCycloneDXJSON) })
+}
+
+func FuzzDecodeCycloneDXXML(f *testing.F) {
+	seed(f, sbom.FormatCycloneDXXML)
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, sbom.FormatCycloneDXXML) })
+}
+
+func FuzzDecodeSPDXJSON(f *testing.F) {
+	seed(f, sbom.FormatSPDXJSON)
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, sbom.FormatSPDXJSON) })
+}
+
+func FuzzDecodeSPDXTagValue(f *testing.F) {
+	seed(f, sbom.FormatSPDXTagValue)
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, sbom.FormatSPDXTagValue) })
+}
+
+func FuzzDecodeTrivyJSON(f *testing.F) {
+	seed(f, sbom.FormatTrivyJSON)
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, sbom.FormatTrivyJSON) })
+}
