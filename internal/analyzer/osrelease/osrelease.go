@@ -90,7 +90,8 @@ func (a *Analyzer) Analyze(ctx context.Context, in *analyzer.Input) (*analyzer.R
 }
 
 // Parse reads the release file found at path (one of the Path constants) and returns the
-// distro it names; ok is false when it names none or path is not a release file.
+// distro it names; ok is false, and the Distro zero, when it names none (no ID) or path is not
+// a release file.
 func Parse(path string, data []byte) (d inventory.Distro, ok bool) {
 	switch path {
 	case PathOSRelease, PathUsrOSRelease:
@@ -104,5 +105,8 @@ func Parse(path string, data []byte) (d inventory.Distro, ok bool) {
 	case PathCentOS, PathRedHat, PathSystem:
 		d = parseRedHatRelease(data)
 	}
-	return d, d.ID != ""
+	if d.ID == "" {
+		return inventory.Distro{}, false
+	}
+	return d, true
 }
