@@ -99,7 +99,7 @@ func Open(ctx context.Context, target string, opts Options) (*Image, error) {
 		}
 		return img, nil
 	case looksLikePath(target):
-		return nil, fmt.Errorf("open %s: %w", target, err)
+		return nil, err // "stat <path>: no such file or directory"
 	}
 	return openRemote(ctx, target, opts)
 }

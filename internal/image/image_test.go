@@ -182,7 +182,7 @@ func tree(t *testing.T, img *image.Image, lim image.Limits) image.Lookup {
 }
 
 func TestResolveSymlinks(t *testing.T) {
-	allow := image.Limits{AllowEscapingSymlinks: true}
+	allow := image.Limits{AllowHostileSymlinks: true}
 	cases := []struct {
 		archive, path string
 		want          string

@@ -41,9 +41,9 @@ type Limits struct {
 	MemoryBuffer int64 `json:"memoryBuffer"`
 	// AllowSpecialFiles skips device nodes and FIFOs instead of refusing the layer.
 	AllowSpecialFiles bool `json:"allowSpecialFiles"`
-	// AllowEscapingSymlinks keeps symlinks whose target climbs above the root (resolving them
-	// still fails) instead of refusing the image.
-	AllowEscapingSymlinks bool `json:"allowEscapingSymlinks"`
+	// AllowHostileSymlinks keeps symlinks that climb above the root, loop, or chain deeper than
+	// MaxSymlinkDepth (resolving them still fails) instead of refusing the image.
+	AllowHostileSymlinks bool `json:"allowHostileSymlinks"`
 }
 
 // DefaultLimits are generous for real images (multi-GB ML images pass) and still stop bombs.

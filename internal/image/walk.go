@@ -59,7 +59,7 @@ type WalkStats struct {
 // Walk reads a layer tar stream and calls visit for every entry, in archive order, after
 // normalising its path and interpreting whiteouts. It refuses (ErrHostile) entries whose path or
 // hard-link target climbs above the root, device nodes and FIFOs (unless lim.AllowSpecialFiles),
-// symlinks that climb above the root (unless lim.AllowEscapingSymlinks), and entries, entry
+// symlinks that climb above the root (unless lim.AllowHostileSymlinks), and entries, entry
 // counts or totals over the limits. Nothing is written anywhere: content is streamed to visit.
 func Walk(ctx context.Context, r io.Reader, lim Limits, visit func(*Entry) error) (WalkStats, error) {
 	lim = lim.withDefaults()
@@ -136,7 +136,7 @@ func fillEntry(e *Entry, hdr *tar.Header, lim Limits) (ok bool, err error) {
 		e.Kind, e.Size = KindDir, 0
 	case tar.TypeSymlink:
 		e.Kind, e.Linkname, e.Size = KindSymlink, hdr.Linkname, 0
-		if !lim.AllowEscapingSymlinks && SymlinkEscapes(p, hdr.Linkname) {
+		if !lim.AllowHostileSymlinks && SymlinkEscapes(p, hdr.Linkname) {
 			return false, hostile("symlink %q -> %q points outside the root", p, hdr.Linkname)
 		}
 	case tar.TypeLink:

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -57,7 +58,7 @@ type Progress struct {
 	Layer  int // index, base = 0
 	Layers int
 	DiffID string
-	// State is "cached", "analyzing" or "done".
+	// State is "cached", "analyzing", "reading" (Bytes read so far) or "done".
 	State string
 	Bytes int64
 }
@@ -139,7 +140,9 @@ func (x *Indexer) IndexImage(ctx context.Context, img *image.Image) (*Result, er
 		g.Go(func() error {
 			start := time.Now()
 			x.progress(Progress{Layer: i, Layers: n, DiffID: diffID, State: "analyzing"})
-			lr, err := x.analyzeLayer(gctx, img, i, tmp)
+			lr, err := x.analyzeLayer(gctx, img, i, tmp, func(b int64) {
+				x.progress(Progress{Layer: i, Layers: n, DiffID: diffID, State: "reading", Bytes: b})
+			})
 			if err != nil {
 				return fmt.Errorf("layer %d (%s): %w", i, diffID, err)
 			}
@@ -162,14 +165,18 @@ func (x *Indexer) IndexImage(ctx context.Context, img *image.Image) (*Result, er
 	return &Result{Inventory: inv, Layers: status, Presence: presence}, nil
 }
 
-func (x *Indexer) analyzeLayer(ctx context.Context, img *image.Image, i int, tmp string) (*LayerResult, error) {
+func (x *Indexer) analyzeLayer(ctx context.Context, img *image.Image, i int, tmp string, progress func(int64)) (*LayerResult, error) {
 	lr, err := img.OpenLayer(ctx, i)
 	if err != nil {
 		return nil, err
 	}
 	defer lr.Close()
+	var r io.Reader = lr
+	if x.cfg.Progress != nil {
+		r = &progressReader{r: lr, report: progress}
+	}
 	res, err := x.analyze(ctx, func(ctx context.Context, visit func(*image.Entry) error) (image.WalkStats, error) {
-		return image.Walk(ctx, lr, x.cfg.Limits, visit)
+		return image.Walk(ctx, r, x.cfg.Limits, visit)
 	}, tmp)
 	if err != nil {
 		return nil, err
@@ -179,6 +186,23 @@ func (x *Indexer) analyzeLayer(ctx context.Context, img *image.Image, i int, tmp
 	}
 	res.DiffID = img.Layers[i].DiffID
 	return res, nil
+}
+
+// progressReader reports bytes read every few megabytes.
+type progressReader struct {
+	r       io.Reader
+	n, next int64
+	report  func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n >= p.next {
+		p.report(p.n)
+		p.next = p.n + 4<<20
+	}
+	return n, err
 }
 
 // stack merges layer results, base first, into one inventory.

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/stellaops/stellaops/internal/indexer"
+)
+
+// Progress shows indexing progress on a terminal: one line with the layer being read and the
+// bytes read so far. On anything but a terminal it shows nothing.
+type Progress struct {
+	mu    sync.Mutex
+	bar   *progressbar.ProgressBar
+	bytes map[int]int64
+	total int64
+}
+
+// NewProgress returns a display writing to w, or a silent one when w is not a terminal.
+func NewProgress(w io.Writer) *Progress {
+	if !IsTerminal(w) {
+		return &Progress{}
+	}
+	return &Progress{
+		bytes: map[int]int64{},
+		bar: progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionSetSpinnerChangeInterval(0), // render on updates only: no ticker goroutine
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetWidth(20),
+		),
+	}
+}
+
+// Indexer receives indexer progress events; it is safe for concurrent use.
+func (p *Progress) Indexer(ev indexer.Progress) {
+	if p.bar == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total += ev.Bytes - p.bytes[ev.Layer]
+	p.bytes[ev.Layer] = ev.Bytes
+	state := ev.State
+	if state == "reading" {
+		state = "analysing"
+	}
+	id := ev.DiffID
+	if len(id) > 19 {
+		id = id[7:19]
+	}
+	p.bar.Describe(fmt.Sprintf("layer %d/%d %s %s", ev.Layer+1, ev.Layers, id, state))
+	_ = p.bar.Set64(p.total)
+}
+
+// Done clears the display.
+func (p *Progress) Done() {
+	if p.bar == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = p.bar.Finish()
+}
