@@ -186,4 +186,3 @@ func bomIndex(res *target.Result, now time.Time) *bomindex.Index {
 	}
 	return idx
 }
-
