@@ -5,6 +5,14 @@ package list
 
 import (
 	"github.com/stellaops/stellaops/internal/analyzer"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/cargo"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/dotnet"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/gobinary"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/java"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/npm"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/php"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/python"
+	"github.com/stellaops/stellaops/internal/analyzer/lang/ruby"
 	"github.com/stellaops/stellaops/internal/analyzer/os/apk"
 	"github.com/stellaops/stellaops/internal/analyzer/os/dpkg"
 	"github.com/stellaops/stellaops/internal/analyzer/os/rpm"
@@ -19,5 +27,13 @@ func Default() []analyzer.Analyzer {
 		dpkg.New(dpkg.DefaultConfig()),
 		apk.New(apk.DefaultConfig()),
 		rpm.New(rpm.DefaultConfig()),
+		gobinary.New(gobinary.DefaultConfig()),
+		cargo.New(cargo.DefaultConfig()),
+		npm.New(npm.DefaultConfig()),
+		python.New(python.DefaultConfig()),
+		java.New(java.DefaultConfig()),
+		ruby.New(ruby.DefaultConfig()),
+		dotnet.New(dotnet.DefaultConfig()),
+		php.New(php.DefaultConfig()),
 	}
 }
