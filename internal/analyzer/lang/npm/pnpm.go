@@ -52,6 +52,9 @@ func (a *Analyzer) parsePnpmLock(ctx context.Context, b []byte, location string)
 				return nil, err
 			}
 			name, version := pnpmKey(key, major)
+			if strings.ContainsAny(version, ":/") {
+				version = "" // a tarball or git URL, not a version
+			}
 			if p.Name != "" {
 				name = p.Name
 			}

@@ -90,7 +90,8 @@ func classify(p string) kind {
 	case "Pipfile.lock":
 		return kindPipfile
 	}
-	if strings.HasSuffix(base, ".txt") && (strings.Contains(base, "requirements") || path.Base(path.Dir(p)) == "requirements") &&
+	dir := p[:len(p)-len(base)]
+	if strings.HasSuffix(base, ".txt") && (strings.Contains(base, "requirements") || dir == "requirements/" || strings.HasSuffix(dir, "/requirements/")) &&
 		!strings.Contains(p, "site-packages/") && !strings.Contains(p, "dist-packages/") {
 		return kindRequirements
 	}

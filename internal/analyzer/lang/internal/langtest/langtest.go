@@ -128,6 +128,18 @@ func RunRequired(t *testing.T, a analyzer.Analyzer, cases []RequiredCase) {
 	}
 }
 
+// RequiredAllocs checks that Required allocates nothing for any of the paths: it runs for
+// every file of every layer.
+func RequiredAllocs(t *testing.T, a analyzer.Analyzer, paths ...string) {
+	t.Helper()
+	var info fs.FileInfo = analyzertest.FileInfo{FName: "x", FSize: 1 << 20, FMode: 0o755}
+	for _, p := range paths {
+		if n := testing.AllocsPerRun(100, func() { a.Required(p, info) }); n != 0 {
+			t.Errorf("%s.Required(%q) allocates %.0f times per call", a.Name(), p, n)
+		}
+	}
+}
+
 // Input builds an input without the temporary directory analyzertest.Input makes, which is
 // too slow for fuzzing.
 func Input(path string, content []byte, mode fs.FileMode) *analyzer.Input {
