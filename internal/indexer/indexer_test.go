@@ -52,6 +52,10 @@ func newIndexer(t *testing.T, cache indexer.LayerCache, lim image.Limits) *index
 	return indexer.New(indexer.Config{Analyzers: analyzers(), Cache: cache, Limits: lim, TempDir: t.TempDir()})
 }
 
+func newIndexerB(b *testing.B, cache indexer.LayerCache) *indexer.Indexer {
+	return indexer.New(indexer.Config{Analyzers: analyzers(), Cache: cache, TempDir: b.TempDir()})
+}
+
 func openImage(t *testing.T, target string, opts image.Options) *image.Image {
 	t.Helper()
 	opts.TempDir = t.TempDir()
