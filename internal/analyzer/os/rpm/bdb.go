@@ -23,8 +23,8 @@ const (
 // checkBDB walks the hash pages and overflow chains of a Berkeley DB file the way go-rpmdb
 // will, and fails where go-rpmdb would index out of range (on its own goroutine, which would end
 // the process), loop forever (a chain through a page that is not an overflow page, or a cycle),
-// or allocate from a bogus header. The work is bounded by the number of pages: every overflow
-// page may be visited once.
+// or allocate from a bogus header (see checkHeader). The walk is bounded by the number of pages:
+// every overflow page may be visited once.
 func checkBDB(ctx context.Context, r *io.SectionReader) error {
 	size := r.Size()
 	if size < bdbMetaSize {
@@ -72,6 +72,7 @@ type bdbWalker struct {
 	pageSize, lastPage int64
 	budget             int64 // overflow page visits left
 	page, ovf          []byte
+	blob               []byte // the value being reassembled, reused between chains
 }
 
 // hashPage checks one page; pages other than hash pages are skipped, as go-rpmdb skips them.
@@ -107,8 +108,7 @@ func (w *bdbWalker) hashPage(pg int64) error {
 
 // chain follows the overflow pages of one value, checking each page and the header it holds.
 func (w *bdbWalker) chain(first int64) error {
-	var head [8]byte
-	got, total := 0, int64(0)
+	w.blob = w.blob[:0]
 	for pg := first; pg != 0; {
 		if pg > w.lastPage {
 			return fmt.Errorf("overflow page %d beyond the last page %d", pg, w.lastPage)
@@ -131,9 +131,8 @@ func (w *bdbWalker) chain(first int64) error {
 			}
 			data = data[:used]
 		}
-		got += copy(head[got:], data)
-		total += int64(len(data))
+		w.blob = append(w.blob, data...)
 		pg = next
 	}
-	return checkBlob(head[:got], total)
+	return checkHeader(w.blob)
 }

@@ -67,21 +67,7 @@ func checkPaged(ctx context.Context, f format, r *io.SectionReader) error {
 	return nil
 }
 
-// checkBlob validates the two counts that open an rpm header blob, which go-rpmdb allocates from
-// before checking them: il index entries of 16 bytes and dl bytes of data must fit in the blob.
-func checkBlob(head []byte, size int64) error {
-	if len(head) < 8 || size < 8 {
-		return fmt.Errorf("package header of %d bytes is too short", size)
-	}
-	il := int64(int32(binary.BigEndian.Uint32(head[0:4])))
-	dl := int64(int32(binary.BigEndian.Uint32(head[4:8])))
-	if il < 1 || dl < 0 || 8+16*il+dl > size {
-		return fmt.Errorf("package header declares %d index entries and %d data bytes, more than its %d bytes", il, dl, size)
-	}
-	return nil
-}
-
-// checkSQLite opens the copied database with the same driver go-rpmdb uses and reads every
+// checkSQLite opens the copied database with the same driver go-rpmdb uses and checks every
 // header blob of the Packages table. go-rpmdb leaves a goroutine blocked forever when its query
 // fails, so a missing table or an unreadable row must be found here first.
 func checkSQLite(ctx context.Context, file string) (err error) {
@@ -104,7 +90,7 @@ func checkSQLite(ctx context.Context, file string) (err error) {
 		if err := rows.Scan(&blob); err != nil {
 			return fmt.Errorf("row %d: %w", n, err)
 		}
-		if err := checkBlob(blob, int64(len(blob))); err != nil {
+		if err := checkHeader(blob); err != nil {
 			return fmt.Errorf("row %d: %w", n, err)
 		}
 	}

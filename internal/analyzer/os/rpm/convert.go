@@ -92,6 +92,15 @@ func component(p *rpmdb.PackageInfo, loc string) inventory.Component {
 
 // ownedFiles lists the package's files, not its directories, relative and without leading slash.
 func ownedFiles(p *rpmdb.PackageInfo) ([]string, error) {
+	// go-rpmdb v0.1.1 indexes DirNames with each DirIndexes value unchecked for sign.
+	if len(p.DirIndexes) != len(p.BaseNames) {
+		return nil, fmt.Errorf("%d base names but %d directory indexes", len(p.BaseNames), len(p.DirIndexes))
+	}
+	for _, d := range p.DirIndexes {
+		if d < 0 || int(d) >= len(p.DirNames) {
+			return nil, fmt.Errorf("directory index %d out of %d directories", d, len(p.DirNames))
+		}
+	}
 	names, err := p.InstalledFileNames()
 	if err != nil {
 		return nil, err

@@ -32,6 +32,48 @@ func bdbChain(t *testing.T, db []byte) (pageSize int, chain []int) {
 	return 0, nil
 }
 
+// blobOffsets maps each byte of the package header held by the first overflow chain to its offset
+// in the file, so that tests can damage the header itself.
+func blobOffsets(t *testing.T, db []byte) []int {
+	t.Helper()
+	le := binary.LittleEndian
+	pageSize, chain := bdbChain(t, db)
+	var offs []int
+	for _, pg := range chain {
+		n := pageSize - 26
+		if le.Uint32(db[pg*pageSize+16:]) == 0 {
+			n = int(le.Uint16(db[pg*pageSize+22:]))
+		}
+		for i := range n {
+			offs = append(offs, pg*pageSize+26+i)
+		}
+	}
+	return offs
+}
+
+// headerEntry returns the file offsets of the 16-byte index entry with the given tag, and of the
+// start of its data, in the header of the first overflow chain.
+func headerEntry(t *testing.T, db []byte, tag uint32) (entry, data []int) {
+	t.Helper()
+	offs := blobOffsets(t, db)
+	get := func(i int) uint32 {
+		var b [4]byte
+		for k := range b {
+			b[k] = db[offs[i+k]]
+		}
+		return binary.BigEndian.Uint32(b[:])
+	}
+	il := int(get(0))
+	for i := range il {
+		if get(8+16*i) == tag {
+			start := 8 + 16*il + int(get(8+16*i+8))
+			return offs[8+16*i : 8+16*i+16], offs[start:]
+		}
+	}
+	t.Fatalf("no tag %d", tag)
+	return nil, nil
+}
+
 // TestDamagedDatabases checks that damaged databases give an error, not a panic, a hang or an
 // allocation of gigabytes. Without the checks of check.go, go-rpmdb loops forever on the
 // "not an overflow page" and "loop" cases, and allocates gigabytes on the "header counts" ones.
@@ -76,6 +118,13 @@ func TestDamagedDatabases(t *testing.T) {
 			edit(uuid, func(b []byte) { le.PutUint16(b[chain[len(chain)-1]*pageSize+22:], 0xfff0) }), "holds 65520 bytes"},
 		{"Berkeley DB header counts", "var/lib/rpm/Packages",
 			edit(uuid, func(b []byte) { binary.BigEndian.PutUint32(b[chain[0]*pageSize+26:], 0x7fffffff) }), "index entries"},
+		{"string array count of two billion", "var/lib/rpm/Packages",
+			edit(uuid, func(b []byte) {
+				e, _ := headerEntry(t, uuid, 1117) // RPMTAG_BASENAMES, a string array
+				for k, v := range []byte{0x7f, 0xff, 0xff, 0xff} {
+					b[e[12+k]] = v
+				}
+			}), "claims 2147483647 strings"},
 		{"Berkeley DB encrypted", "var/lib/rpm/Packages", edit(uuid, func(b []byte) { b[24] = 1 }), "encrypted"},
 		{"NDB blob magic", "var/lib/rpm/Packages.db", edit(ndb, func(b []byte) { b[ndbBlob(b)] = 'X' }), "bad magic"},
 		{"NDB slot magic", "var/lib/rpm/Packages.db", edit(ndb, func(b []byte) { b[32] = 'X' }), "bad magic"},
@@ -99,6 +148,25 @@ func TestDamagedDatabases(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestNegativeDirectoryIndex damages one directory index of the file list (go-rpmdb v0.1.1
+// indexes with it unchecked and panics): the package is kept, its files are not, and the
+// error says why.
+func TestNegativeDirectoryIndex(t *testing.T) {
+	uuid := readGzip(t, "testdata/libuuid.Packages.gz")
+	_, data := headerEntry(t, uuid, 1116) // RPMTAG_DIRINDEXES, int32 array
+	b := append([]byte(nil), uuid...)
+	for k, v := range []byte{0xb0, 0, 0, 2} {
+		b[data[k]] = v
+	}
+	res, err := rpm.New(rpm.DefaultConfig()).Analyze(context.Background(), analyzertest.Input(t, "var/lib/rpm/Packages", b, 0o644))
+	if err == nil || !strings.Contains(err.Error(), "libuuid: file list: directory index -1342177278 out of") {
+		t.Errorf("error = %v", err)
+	}
+	if res == nil || len(res.Components) != 1 || len(res.OwnedFiles) != 0 {
+		t.Errorf("result = %+v", res)
 	}
 }
 

@@ -45,7 +45,8 @@ func checkNDB(ctx context.Context, r *io.SectionReader) error {
 	if _, err := r.ReadAt(slots, 0); err != nil {
 		return fmt.Errorf("read slots: %w", err)
 	}
-	var blob [ndbBlobHeadSize + 8]byte
+	var head [ndbBlobHeadSize]byte
+	var blob []byte // reused between packages
 	for off := int64(ndbHeaderSize); off < int64(len(slots)); off += ndbSlotSize {
 		if (off/ndbSlotSize)%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -61,22 +62,26 @@ func checkNDB(ctx context.Context, r *io.SectionReader) error {
 			continue // free slot
 		}
 		at := int64(le.Uint32(s[8:12])) * ndbBlockSize
-		if at+int64(len(blob)) > size {
+		if at+ndbBlobHeadSize > size {
 			return fmt.Errorf("package %d: blob at offset %d: %w", pkg, at, errTruncated)
 		}
-		if _, err := r.ReadAt(blob[:], at); err != nil {
+		if _, err := r.ReadAt(head[:], at); err != nil {
 			return fmt.Errorf("package %d: read blob: %w", pkg, err)
 		}
-		blobLen := int64(le.Uint32(blob[12:16]))
+		blobLen := int64(le.Uint32(head[12:16]))
 		switch {
-		case le.Uint32(blob[0:4]) != ndbBlobMagic:
+		case le.Uint32(head[0:4]) != ndbBlobMagic:
 			return fmt.Errorf("package %d: blob at offset %d: bad magic", pkg, at)
-		case le.Uint32(blob[4:8]) != pkg:
-			return fmt.Errorf("package %d: blob at offset %d belongs to package %d", pkg, at, le.Uint32(blob[4:8]))
+		case le.Uint32(head[4:8]) != pkg:
+			return fmt.Errorf("package %d: blob at offset %d belongs to package %d", pkg, at, le.Uint32(head[4:8]))
 		case at+ndbBlobHeadSize+blobLen > size:
 			return fmt.Errorf("package %d: blob of %d bytes at offset %d: %w", pkg, blobLen, at, errTruncated)
 		}
-		if err := checkBlob(blob[ndbBlobHeadSize:], blobLen); err != nil {
+		blob = append(blob[:0], make([]byte, blobLen)...)
+		if _, err := r.ReadAt(blob, at+ndbBlobHeadSize); err != nil {
+			return fmt.Errorf("package %d: read blob: %w", pkg, err)
+		}
+		if err := checkHeader(blob); err != nil {
 			return fmt.Errorf("package %d: %w", pkg, err)
 		}
 	}

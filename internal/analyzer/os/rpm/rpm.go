@@ -21,7 +21,10 @@
 // it panic on a goroutine of its own (which would end the process), and a damaged NDB file can make
 // it allocate gigabytes. Before handing a file over, this package walks the database structure
 // itself (see check.go) and refuses anything go-rpmdb could not read safely; whatever still goes
-// wrong inside the library on our goroutine is recovered and reported as an error.
+// wrong inside the library on our goroutine (a header that passes those checks but not go-rpmdb's
+// own) is recovered and reported as an error. In that last case go-rpmdb v0.1.1 leaves its reader
+// goroutine blocked on a channel nobody reads, holding the deleted copy open: a bounded leak per
+// damaged database, which only a fix upstream can remove.
 package rpm
 
 import (
