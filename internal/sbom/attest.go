@@ -90,8 +90,11 @@ func openStatement(data []byte, att *Attestation) ([]byte, *Attestation, error) 
 		pred = bytes.TrimSpace(wrapped.Data)
 		var s string
 		if len(pred) > 0 && pred[0] == '"' && json.Unmarshal(pred, &s) == nil {
-			pred = []byte(s)
+			pred = bytes.TrimSpace([]byte(s))
 		}
+	}
+	if len(pred) == 0 {
+		return nil, nil, &Error{Where: "/predicate", Err: errors.New("in-toto statement has an empty predicate")}
 	}
 	return pred, att, nil
 }

@@ -28,7 +28,7 @@ func (d *Decoder) decodeCycloneDXJSON(ctx context.Context, data []byte, h head) 
 		}
 	}
 	var bom bomSubset
-	if err := json.Unmarshal(data, &bom); err != nil {
+	if err := guard(f, func() error { return json.Unmarshal(data, &bom) }); err != nil {
 		if errors.Is(err, cdx.ErrInvalidSpecVersion) {
 			return nil, unsupportedCycloneDX(f, sv)
 		}
@@ -50,9 +50,13 @@ func decodeCycloneDXXML(ctx context.Context, data []byte) (*builder, error) {
 	const f = FormatCycloneDXXML
 	var bom bomSubset
 	dec := xml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&bom); err != nil {
+	if err := guard(f, func() error { return dec.Decode(&bom) }); err != nil {
 		if errors.Is(err, cdx.ErrInvalidSpecVersion) {
 			return nil, unsupportedCycloneDX(f, bom.XMLNS)
+		}
+		var guarded *Error
+		if errors.As(err, &guarded) {
+			return nil, err
 		}
 		var syn *xml.SyntaxError
 		if errors.As(err, &syn) {
@@ -154,7 +158,8 @@ func walkComponents(ctx context.Context, b *builder, f Format, path string, cs [
 	return nil
 }
 
-// checkXMLComponent stands in for the schema checks the JSON path gets: the component type.
+// checkXMLComponent stands in for the schema checks the JSON path gets: the component type and
+// the hashes.
 // (The schema allows an empty name, and so do we: the purl names the package.)
 func checkXMLComponent(f Format, where string, c *cdx.Component) error {
 	switch c.Type {
@@ -163,9 +168,17 @@ func checkXMLComponent(f Format, where string, c *cdx.Component) error {
 		cdx.ComponentTypeLibrary, cdx.ComponentTypeOS, cdx.ComponentTypePlatform,
 		cdx.ComponentTypeData, cdx.ComponentTypeDeviceDriver, cdx.ComponentTypeMachineLearningModel,
 		cdx.ComponentTypeCryptographicAsset:
-		return nil
+	default:
+		return invalidf(f, where, "unknown component type %q", c.Type)
 	}
-	return invalidf(f, where, "unknown component type %q", c.Type)
+	if c.Hashes != nil {
+		for i, h := range *c.Hashes {
+			if !cdxHashOK(inventory.Hash{Algorithm: string(h.Algorithm), Value: h.Value}) {
+				return invalidf(f, fmt.Sprintf("%s.hashes[%d]", where, i), "hash %s %q is not a known algorithm with a hex digest of the right length", h.Algorithm, h.Value)
+			}
+		}
+	}
+	return nil
 }
 
 func cdxProps(ps *[]cdx.Property) []prop {

@@ -30,10 +30,10 @@ type sniffed struct {
 	att    *Attestation
 }
 
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+const utf8BOM = "\xef\xbb\xbf"
 
 func sniff(data []byte, maxDepth int) (sniffed, error) {
-	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, utf8BOM), " \t\r\n")
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte(utf8BOM)), " \t\r\n")
 	if len(trimmed) == 0 {
 		return sniffed{}, &Error{Err: fmt.Errorf("%w: the document is empty", ErrUnrecognised)}
 	}

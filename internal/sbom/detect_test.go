@@ -118,6 +118,7 @@ func TestBadDocuments(t *testing.T) {
 		{"truncated cyclonedx xml", xml[:2000], sbom.ErrInvalid, "cyclonedx-xml: line "},
 		{"cyclonedx xml 1.1", bytes.Replace(xml, []byte("schema/bom/1.4"), []byte("schema/bom/1.1"), 1), sbom.ErrUnsupportedVersion, "bom/1.1"},
 		{"cyclonedx xml bad component type", bytes.Replace(xml, []byte(`type="library"`), []byte(`type="libary"`), 1), sbom.ErrInvalid, `cyclonedx-xml: components[0]: unknown component type "libary"`},
+		{"cyclonedx xml bad hash", bytes.Replace(xml, []byte(`<licenses>`), []byte(`<hashes><hash alg="SHA-1">zz</hash></hashes><licenses>`), 1), sbom.ErrInvalid, `.hashes[0]: hash SHA-1 "zz`},
 		{"truncated spdx json", spdxJSON[:500], sbom.ErrInvalid, "spdx-json: line "},
 		{"spdx 1.2", bytes.Replace(spdxJSON, []byte(`"SPDX-2.2"`), []byte(`"SPDX-1.2"`), 1), sbom.ErrInvalid, "SPDX-1.2"},
 		{"truncated trivy", trivy[:400], sbom.ErrInvalid, "trivy-json-v2: line "},
@@ -156,5 +157,15 @@ func TestLimits(t *testing.T) {
 	cancel()
 	if _, err := decoder.Decode(ctx, bytes.NewReader(cdx), sbom.FormatAuto); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
+	}
+}
+
+// TestEmptyPredicate: cosign's {"Data": ""} wrapper around nothing is an error, not a panic.
+func TestEmptyPredicate(t *testing.T) {
+	for _, pred := range []string{`{"Data":""}`, `{"Data":"  "}`, `""`, `null`, `{"Data":"[1]"}`} {
+		st := `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://cyclonedx.org/bom","subject":[],"predicate":` + pred + `}`
+		if _, err := sbom.Detect([]byte(st)); !errors.Is(err, sbom.ErrInvalid) {
+			t.Errorf("predicate %s: %v", pred, err)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package sbom
 
 import (
 	"io"
-	"regexp"
 	"strconv"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -106,17 +105,31 @@ func (e *encoding) cdxComponent(c *inventory.Component, i int, seen map[string]b
 	return out
 }
 
-var cdxHashContent = regexp.MustCompile(`^([a-fA-F0-9]{32}|[a-fA-F0-9]{40}|[a-fA-F0-9]{64}|[a-fA-F0-9]{96}|[a-fA-F0-9]{128})$`)
-
 // cdxHashOK reports whether the CycloneDX 1.6 schema accepts the hash.
 func cdxHashOK(h inventory.Hash) bool {
 	switch cdx.HashAlgorithm(h.Algorithm) {
 	case cdx.HashAlgoMD5, cdx.HashAlgoSHA1, cdx.HashAlgoSHA256, cdx.HashAlgoSHA384, cdx.HashAlgoSHA512,
 		cdx.HashAlgoSHA3_256, cdx.HashAlgoSHA3_384, cdx.HashAlgoSHA3_512, cdx.HashAlgoBlake2b_256,
 		cdx.HashAlgoBlake2b_384, cdx.HashAlgoBlake2b_512, cdx.HashAlgoBlake3:
-		return cdxHashContent.MatchString(h.Value)
+		return isHexDigest(h.Value)
 	}
 	return false
+}
+
+// isHexDigest matches the schema's hash content: 32, 40, 64, 96 or 128 hex digits.
+func isHexDigest(s string) bool {
+	switch len(s) {
+	case 32, 40, 64, 96, 128:
+	default:
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func cdxProperties(ps []prop) *[]cdx.Property {

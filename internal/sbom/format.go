@@ -102,3 +102,14 @@ func (e *Error) Unwrap() []error { return []error{e.Err, ErrInvalid} }
 func invalidf(f Format, where, format string, args ...any) *Error {
 	return &Error{Format: f, Where: where, Err: fmt.Errorf(format, args...)}
 }
+
+// guard runs a third-party parser, turning a panic on a malformed document into an error
+// instead of a crashed server. Our own code does not rely on it.
+func guard(f Format, parse func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Format: f, Err: fmt.Errorf("the parser failed on this document: %v", r)}
+		}
+	}()
+	return parse()
+}

@@ -15,16 +15,19 @@ type head struct {
 	present map[string]bool   // top-level keys seen, whatever their value
 }
 
-// headKeys are the top-level keys detection looks at.
-var headKeys = map[string]bool{
-	"bomFormat": true, "specVersion": true, "spdxVersion": true, "SPDXID": true,
-	"SchemaVersion": true, "ArtifactName": true, "Results": true, "_type": true,
-	"predicateType": true, "predicate": true, "payloadType": true, "payload": true,
-	"components": true, "packages": true, "metadata": true, "creationInfo": true,
+// isHeadKey reports whether detection looks at a top-level key.
+func isHeadKey(k string) bool {
+	switch k {
+	case "bomFormat", "specVersion", "spdxVersion", "SPDXID", "SchemaVersion", "ArtifactName",
+		"Results", "_type", "predicateType", "predicate", "payloadType", "payload", "components",
+		"packages", "metadata", "creationInfo":
+		return true
+	}
+	return false
 }
 
 // scanJSON walks data once, without allocating per value, checking that nesting stays within
-// maxDepth and collecting the top-level keys listed in headKeys. It does not validate the JSON
+// maxDepth and collecting the top-level keys isHeadKey names. It does not validate the JSON
 // grammar beyond what it needs; the decoders' parsers do that and report syntax errors.
 func scanJSON(data []byte, maxDepth int) (head, error) {
 	h := head{values: map[string]string{}, present: map[string]bool{}}
@@ -66,7 +69,7 @@ func scanJSON(data []byte, maxDepth int) (head, error) {
 				if expectKey {
 					expectKey = false
 					key = ""
-					if headKeys[s] {
+					if isHeadKey(s) {
 						key = s
 					}
 				} else if key != "" {
@@ -124,7 +127,10 @@ func unquote(lit []byte) string {
 func jsonError(f Format, data []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var located *Error
 	switch {
+	case errors.As(err, &located):
+		return err
 	case errors.As(err, &syn):
 		return &Error{Format: f, Where: position(data, syn.Offset), Err: fmt.Errorf("JSON syntax: %w", err)}
 	case errors.As(err, &typ):

@@ -24,14 +24,8 @@ var schemaFS embed.FS
 // schemaBase is the URL the CycloneDX schemas are published under; their $refs resolve against it.
 const schemaBase = "http://cyclonedx.org/schema/"
 
-// cdxSchemaFiles maps each supported specVersion to its schema file.
-var cdxSchemaFiles = map[string]string{
-	"1.2": "bom-1.2.schema.json",
-	"1.3": "bom-1.3.schema.json",
-	"1.4": "bom-1.4.schema.json",
-	"1.5": "bom-1.5.schema.json",
-	"1.6": "bom-1.6.schema.json",
-}
+// cdxSpecVersions are the CycloneDX versions with an embedded schema, bom-<v>.schema.json.
+func cdxSpecVersions() []string { return []string{"1.2", "1.3", "1.4", "1.5", "1.6"} }
 
 // schemaSet is the compiled CycloneDX schemas, one per specVersion. It is immutable once built.
 type schemaSet map[string]*jsonschema.Schema
@@ -58,8 +52,8 @@ func compileSchemas() (schemaSet, error) {
 		}
 	}
 	set := schemaSet{}
-	for v, file := range cdxSchemaFiles {
-		s, err := c.Compile(schemaBase + file)
+	for _, v := range cdxSpecVersions() {
+		s, err := c.Compile(schemaBase + "bom-" + v + ".schema.json")
 		if err != nil {
 			return nil, fmt.Errorf("compiling CycloneDX %s schema: %w", v, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,9 +29,13 @@ func decodeSPDX(ctx context.Context, f Format, data []byte) (*builder, error) {
 			var v any
 			return nil, jsonError(f, data, json.Unmarshal(data, &v))
 		}
-		doc, err = spdxjson.Read(bytes.NewReader(data))
+		err = guard(f, func() (err error) { doc, err = spdxjson.Read(bytes.NewReader(data)); return err })
 	} else {
-		doc, err = tagvalue.Read(bytes.NewReader(data))
+		err = guard(f, func() (err error) { doc, err = tagvalue.Read(bytes.NewReader(data)); return err })
+	}
+	var guarded *Error
+	if errors.As(err, &guarded) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, &Error{Format: f, Err: fmt.Errorf("reading SPDX document: %w", err)}
@@ -41,10 +46,13 @@ func decodeSPDX(ctx context.Context, f Format, data []byte) (*builder, error) {
 	return walkSPDX(ctx, f, doc)
 }
 
-// spdxSkipPurposes are package purposes that never describe a matchable package on their own.
-var spdxSkipPurposes = map[string]bool{
-	"CONTAINER": true, "FILE": true, "SOURCE": true, "ARCHIVE": true, "INSTALL": true,
-	"OPERATING-SYSTEM": true, "OPERATING_SYSTEM": true,
+// skipPurpose reports whether a package purpose never describes a matchable package on its own.
+func skipPurpose(p string) bool {
+	switch p {
+	case "CONTAINER", "FILE", "SOURCE", "ARCHIVE", "INSTALL", "OPERATING-SYSTEM", "OPERATING_SYSTEM":
+		return true
+	}
+	return false
 }
 
 func walkSPDX(ctx context.Context, f Format, doc *spdx.Document) (*builder, error) {
@@ -100,7 +108,7 @@ func walkSPDX(ctx context.Context, f Format, doc *spdx.Document) (*builder, erro
 			b.inv.Layers = targetLayers(props)
 		}
 		e := spdxEntry(where, p, props, refs)
-		e.keepUnknown = !isRoot && !spdxSkipPurposes[purpose] && !strings.HasPrefix(string(p.PackageSPDXIdentifier), "ContainerImage-")
+		e.keepUnknown = !isRoot && !skipPurpose(purpose) && !strings.HasPrefix(string(p.PackageSPDXIdentifier), "ContainerImage-")
 		if e.purl == "" && !e.keepUnknown {
 			continue
 		}
@@ -173,16 +181,19 @@ func annotationProps(s string) []prop {
 		}
 		return nil
 	}
-	if n, v, ok := strings.Cut(s, ": "); ok && trivyAnnotationKeys[n] {
+	if n, v, ok := strings.Cut(s, ": "); ok && isTrivyAnnotationKey(n) {
 		return []prop{{name: trivyPrefix + n, value: strings.TrimSpace(v)}}
 	}
 	return nil
 }
 
-// trivyAnnotationKeys are the "Key: value" texts Trivy writes on SPDX packages that matter here.
-var trivyAnnotationKeys = map[string]bool{
-	"SrcName": true, "SrcVersion": true, "SrcRelease": true, "SrcEpoch": true, "LayerDiffID": true,
-	"FilePath": true, "PkgType": true, "DiffID": true,
+// isTrivyAnnotationKey reports whether a "Key: value" text Trivy writes on SPDX packages matters here.
+func isTrivyAnnotationKey(k string) bool {
+	switch k {
+	case "SrcName", "SrcVersion", "SrcRelease", "SrcEpoch", "LayerDiffID", "FilePath", "PkgType", "DiffID":
+		return true
+	}
+	return false
 }
 
 func noLicense(s string) bool {
