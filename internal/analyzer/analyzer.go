@@ -35,8 +35,9 @@ type Analyzer interface {
 	// regular file of every layer and must be cheap: no I/O.
 	Required(path string, info fs.FileInfo) bool
 	// Analyze reads one file. A nil result with a nil error means "nothing here". An error means
-	// the file could not be understood; the walker records it as a diagnostic against this
-	// analyzer and goes on. Analyze must not retain in.Content after it returns.
+	// the file could not be (fully) understood; the walker records it as a diagnostic against
+	// this analyzer and goes on. A non-nil result returned with an error is a partial result (some
+	// records skipped) and is kept. Analyze must not retain in.Content after it returns.
 	Analyze(ctx context.Context, in *Input) (*Result, error)
 }
 

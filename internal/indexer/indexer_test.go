@@ -441,3 +441,27 @@ func TestRootfsMatchesImage(t *testing.T) {
 		t.Errorf("rootfs target %+v distro %+v", fromDir.Inventory.Target, fromDir.Inventory.Distro)
 	}
 }
+
+func TestPartialAnalyzerResultKept(t *testing.T) {
+	status := "Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4+deb12u5\n\n" +
+		"Package: broken\nStatus: install ok installed\nArchitecture: amd64\n\n"
+	base, _ := alpineBase(t)
+	img, _ := mutate.AppendLayers(base, layerFrom(t, tarEntry{name: "var/lib/dpkg/status", data: []byte(status)}))
+	file := filepath.Join(t.TempDir(), "partial.tar")
+	tag, _ := name.NewTag("partial:1")
+	if err := tarball.WriteToFile(file, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	res, err := newIndexer(t, nil, image.Limits{}).IndexImage(context.Background(), openImage(t, file, image.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, c := range res.Inventory.Components {
+		found = found || (c.Ecosystem == inventory.EcosystemDeb && c.Name == "base-files")
+	}
+	d := res.Inventory.Diagnostics
+	if !found || len(d) != 1 || d[0].Source != dpkg.Name || !strings.Contains(d[0].Message, "broken") {
+		t.Errorf("base-files kept: %v; diagnostics %+v (want one naming the broken stanza)", found, d)
+	}
+}

@@ -107,8 +107,8 @@ func (x *Indexer) analyze(ctx context.Context, walk walkFunc, tmp string) (*Laye
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
+					// What the analyzer could read still counts; the diagnostic says it is partial.
 					res.Diagnostics = append(res.Diagnostics, inventory.Diagnostic{Source: a.Name(), Path: e.Path, Message: err.Error()})
-					continue
 				}
 				if !r.Empty() {
 					found = append(found, FileResult{Path: e.Path, Analyzer: a.Name(),
