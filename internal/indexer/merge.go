@@ -158,7 +158,7 @@ func ownedByOS(locs []string, owned map[string]bool) bool {
 	}
 	for _, l := range locs {
 		// A nested artifact ("app.jar!/BOOT-INF/lib/x.jar") belongs to its outer file.
-		if i := strings.Index(l, "!"); i > 0 {
+		if i := strings.Index(l, "!/"); i > 0 {
 			l = l[:i]
 		}
 		if !owned[l] {
