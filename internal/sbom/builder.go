@@ -41,11 +41,17 @@ func (b *builder) setOSDistro(d inventory.Distro) {
 
 // add turns an entry into a component, or records why it cannot be one.
 func (b *builder) add(e *entry) {
+	ps := indexProps(e.props)
+	if e.purl == "" && e.ecosystem == inventory.EcosystemUnknown {
+		// Trivy names the package type of every component; it stands in for a missing purl.
+		if t := ps.first(trivyPkgType); t != "" {
+			e.ecosystem = trivyEcosystem("", t)
+		}
+	}
 	c, ok := b.component(e)
 	if !ok {
 		return
 	}
-	ps := indexProps(e.props)
 	applySource(&c, e, ps)
 	applyPlacement(&c, e, ps)
 	c.Licenses = append(c.Licenses, e.licenses...)

@@ -37,7 +37,7 @@ func (d *Decoder) decodeCycloneDXJSON(ctx context.Context, data []byte, h head) 
 	if bom.SpecVersion < cdx.SpecVersion1_2 || bom.SpecVersion > cdx.SpecVersion1_6 {
 		return nil, unsupportedCycloneDX(f, sv)
 	}
-	return walkBOM(ctx, f, &bom)
+	return walkBOM(ctx, f, &bom, d.cfg.MaxDepth)
 }
 
 func unsupportedCycloneDX(f Format, sv string) error {
@@ -46,7 +46,7 @@ func unsupportedCycloneDX(f Format, sv string) error {
 
 // decodeCycloneDXXML parses a CycloneDX XML document. There is no XSD validation: the walk checks
 // what matching relies on (names and component types) instead.
-func decodeCycloneDXXML(ctx context.Context, data []byte) (*builder, error) {
+func decodeCycloneDXXML(ctx context.Context, data []byte, maxDepth int) (*builder, error) {
 	const f = FormatCycloneDXXML
 	var bom bomSubset
 	dec := xml.NewDecoder(bytes.NewReader(data))
@@ -69,7 +69,7 @@ func decodeCycloneDXXML(ctx context.Context, data []byte) (*builder, error) {
 		return nil, &Error{Format: f, Where: "bom/@xmlns", Err: fmt.Errorf("%w: CycloneDX namespace %q (supported: 1.2 to 1.6)", ErrUnsupportedVersion, bom.XMLNS)}
 	}
 	bom.SpecVersion = sv
-	return walkBOM(ctx, f, &bom)
+	return walkBOM(ctx, f, &bom, maxDepth)
 }
 
 // xmlSpecVersion maps a CycloneDX XML namespace to its version; only 1.2 to 1.6 are accepted.
@@ -104,9 +104,12 @@ type bomSubset struct {
 	Components  *[]cdx.Component `json:"components,omitempty" xml:"components>component,omitempty"`
 }
 
-// walkBOM collects the components of a decoded BOM, nested ones included.
-func walkBOM(ctx context.Context, f Format, bom *bomSubset) (*builder, error) {
+// walkBOM collects the components of a decoded BOM, nested ones included, refusing components
+// nested more than maxDepth levels (JSON documents were already bounded by the scan; this bounds
+// XML ones).
+func walkBOM(ctx context.Context, f Format, bom *bomSubset, maxDepth int) (*builder, error) {
 	b := newBuilder(f)
+	w := walker{b: b, f: f, maxDepth: maxDepth}
 	if md := bom.Metadata; md != nil && md.Component != nil && (md.Component.Type != "" || md.Component.Name != "") {
 		mc := md.Component
 		b.inv.Target.Name = mc.Name
@@ -116,20 +119,31 @@ func walkBOM(ctx context.Context, f Format, bom *bomSubset) (*builder, error) {
 			b.setOSDistro(cdxDistro(mc, ps))
 		}
 		if mc.Components != nil {
-			if err := walkComponents(ctx, b, f, "metadata.component.components", *mc.Components); err != nil {
+			if err := w.walk(ctx, "metadata.component.components", *mc.Components, 1); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if bom.Components != nil {
-		if err := walkComponents(ctx, b, f, "components", *bom.Components); err != nil {
+		if err := w.walk(ctx, "components", *bom.Components, 1); err != nil {
 			return nil, err
 		}
 	}
 	return b, nil
 }
 
-func walkComponents(ctx context.Context, b *builder, f Format, path string, cs []cdx.Component) error {
+// walker walks nested CycloneDX components into a builder.
+type walker struct {
+	b        *builder
+	f        Format
+	maxDepth int
+}
+
+func (w *walker) walk(ctx context.Context, path string, cs []cdx.Component, depth int) error {
+	b, f := w.b, w.f
+	if w.maxDepth > 0 && depth > w.maxDepth {
+		return &Error{Format: f, Where: path, Err: fmt.Errorf("%w: components nested more than %d levels", ErrTooDeep, w.maxDepth)}
+	}
 	for i := range cs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -150,7 +164,7 @@ func walkComponents(ctx context.Context, b *builder, f Format, path string, cs [
 			b.add(cdxEntry(where, c))
 		}
 		if c.Components != nil {
-			if err := walkComponents(ctx, b, f, where+".components", *c.Components); err != nil {
+			if err := w.walk(ctx, where+".components", *c.Components, depth+1); err != nil {
 				return err
 			}
 		}

@@ -16,7 +16,8 @@ import (
 type Config struct {
 	// MaxBytes refuses documents larger than this many bytes (default 256 MiB).
 	MaxBytes int64
-	// MaxDepth refuses JSON documents nesting objects and arrays deeper than this (default 128).
+	// MaxDepth refuses JSON documents nesting objects and arrays deeper than this, and CycloneDX
+	// XML documents nesting components deeper than this (default 128).
 	MaxDepth int
 	// NoSchemaValidation skips validating CycloneDX JSON against the official schema of its
 	// specVersion. Validation is on by default.
@@ -55,6 +56,8 @@ func NewDecoder(cfg Config) *Decoder {
 // Document is a decoded SBOM: the inventory, the format it was in, and the in-toto wrapping it
 // came in, if any.
 type Document struct {
+	// Inventory is finalised; its Target is the document (kind sbom, format, sha256 digest of
+	// the bytes read, name from the document's own metadata).
 	Inventory *inventory.Inventory
 	// Format is the SBOM's own format (the predicate's, for an attestation). It is also
 	// Inventory.Target.Format.
@@ -113,7 +116,7 @@ func (d *Decoder) decode(ctx context.Context, s sniffed) (*builder, error) {
 	case FormatCycloneDXJSON:
 		return d.decodeCycloneDXJSON(ctx, s.data, s.head)
 	case FormatCycloneDXXML:
-		return decodeCycloneDXXML(ctx, s.data)
+		return decodeCycloneDXXML(ctx, s.data, d.cfg.MaxDepth)
 	case FormatSPDXJSON, FormatSPDXTagValue:
 		return decodeSPDX(ctx, s.format, s.data)
 	case FormatTrivyJSON:

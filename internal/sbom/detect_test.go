@@ -169,3 +169,23 @@ func TestEmptyPredicate(t *testing.T) {
 		}
 	}
 }
+
+func TestXMLNestingLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1"><components>`)
+	for range 10 {
+		b.WriteString(`<component type="library"><name>x</name><components>`)
+	}
+	for range 10 {
+		b.WriteString(`</components></component>`)
+	}
+	b.WriteString(`</components></bom>`)
+	small := sbom.NewDecoder(sbom.Config{MaxDepth: 5})
+	_, err := small.Decode(context.Background(), strings.NewReader(b.String()), sbom.FormatAuto)
+	if !errors.Is(err, sbom.ErrTooDeep) || !strings.Contains(err.Error(), "components nested more than 5 levels") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := decoder.Decode(context.Background(), strings.NewReader(b.String()), sbom.FormatAuto); err != nil {
+		t.Errorf("default limits: %v", err)
+	}
+}

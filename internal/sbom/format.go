@@ -6,11 +6,12 @@ import (
 	"strings"
 )
 
-// Format names an SBOM document format. The first three values are the API's names for the
-// X-Stella-Sbom-Type header and the CLI's --sbom-type flag.
+// Format names an SBOM document format. cyclonedx-json, spdx-json and trivy-json-v2 are the
+// API's names for the X-Stella-Sbom-Type header and the CLI's --sbom-type flag.
 type Format string
 
-// Formats the package reads. CycloneDX and SPDX can also be written (see [Encode]).
+// Formats the package reads; FormatAuto asks for detection. CycloneDX and SPDX can also be
+// written (see [Encode]).
 const (
 	FormatAuto          Format = ""
 	FormatCycloneDXJSON Format = "cyclonedx-json"
@@ -64,7 +65,8 @@ var (
 	ErrFormatMismatch = errors.New("SBOM format mismatch")
 	// ErrTooLarge means the document is bigger than Config.MaxBytes.
 	ErrTooLarge = errors.New("SBOM too large")
-	// ErrTooDeep means a JSON document nests deeper than Config.MaxDepth.
+	// ErrTooDeep means a JSON document, or the components of an XML one, nest deeper than
+	// Config.MaxDepth.
 	ErrTooDeep = errors.New("SBOM nests too deep")
 	// ErrUnsupportedVersion means the format is known but its version is not supported.
 	ErrUnsupportedVersion = errors.New("unsupported SBOM version")

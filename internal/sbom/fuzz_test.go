@@ -28,7 +28,36 @@ func seed(f *testing.F, formats ...sbom.Format) {
 		for _, name := range fuzzSeeds[format] {
 			f.Add(testdata(f, name))
 		}
+		f.Add(tinySeed(f, format))
 	}
+}
+
+// tinySeed is a small document in the format, quick to mutate: our own encoding of a
+// three-component inventory (so the stellaops:* properties are exercised), or a minimal Trivy report.
+func tinySeed(f *testing.F, format sbom.Format) []byte {
+	if format == sbom.FormatTrivyJSON {
+		return []byte(`{"SchemaVersion":2,"ArtifactName":"a","Metadata":{"OS":{"Family":"debian","Name":"12.5"},"DiffIDs":["sha256:aa"]},` +
+			`"Results":[{"Class":"os-pkgs","Type":"debian","Packages":[{"Name":"bsdutils","Version":"2.38.1","Release":"5","Epoch":1,` +
+			`"SrcName":"util-linux","SrcVersion":"2.38.1","SrcRelease":"5","Identifier":{"PURL":"pkg:deb/debian/bsdutils@2.38.1-5?epoch=1"},` +
+			`"Layer":{"DiffID":"sha256:aa"}}]},{"Class":"lang-pkgs","Type":"npm","Packages":[{"Name":"a","Version":"1.0.0","FilePath":"p.json"}]}]}`)
+	}
+	d := inventory.Distro{ID: "alpine", VersionID: "3.19.1", Codename: "x"}
+	inv := &inventory.Inventory{
+		Target: inventory.Target{Kind: inventory.TargetImage, Name: "t"},
+		Distro: d,
+		Layers: []inventory.Layer{{DiffID: "sha256:aa", Size: 1}},
+		Components: []inventory.Component{
+			{Ecosystem: "apk", Name: "libssl3", Version: "3.1.4-r5", Arch: "x86_64", Distro: d, Source: inventory.Source{Name: "openssl", Version: "3.1.4-r5"},
+				Layer: "sha256:aa", Locations: []string{"lib/apk/db/installed"}, Licenses: []string{"Apache-2.0", "weird licence"}},
+			{Ecosystem: "golang", Name: "golang.org/x/net", Version: "v0.1.0", Hashes: []inventory.Hash{{Algorithm: "SHA-1", Value: "9141212b8507ab50a45525b545b39d224614528b"}}},
+			{Name: "busybox", Version: "1.36.1", CPEs: []string{"cpe:2.3:a:busybox:busybox:1.36.1:*:*:*:*:*:*:*"}},
+		},
+	}
+	var buf bytes.Buffer
+	if err := sbom.Encode(context.Background(), &buf, inv, format, sbom.EncodeOptions{ToolVersion: "fuzz"}); err != nil {
+		f.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // fuzzDecoder uses smaller limits so the fuzzer explores them too.

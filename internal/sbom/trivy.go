@@ -178,18 +178,26 @@ func trivyVulnEntry(where string, eco inventory.Ecosystem, d inventory.Distro, v
 
 // trivyEcosystem maps a Trivy result (Class "os-pkgs" with Type the OS family, or "lang-pkgs"
 // with Type the analyzer) to an ecosystem, for packages whose report carries no purl.
+//
+// With no class (a CycloneDX aquasecurity:trivy:PkgType property), OS families are recognised
+// by name.
 func trivyEcosystem(class, typ string) inventory.Ecosystem {
 	typ = strings.ToLower(typ)
+	switch typ {
+	case "debian", "ubuntu":
+		return inventory.EcosystemDeb
+	case "alpine", "wolfi", "chainguard":
+		return inventory.EcosystemAPK
+	case "redhat", "centos", "rocky", "alma", "oracle", "amazon", "fedora", "photon", "cbl-mariner",
+		"azurelinux", "opensuse", "opensuse.leap", "opensuse.tumbleweed", "suse linux enterprise server",
+		"suse linux enterprise micro", "slem", "sles":
+		return inventory.EcosystemRPM
+	}
 	if class == "os-pkgs" {
-		switch typ {
-		case "debian", "ubuntu":
-			return inventory.EcosystemDeb
-		case "alpine", "wolfi", "chainguard":
-			return inventory.EcosystemAPK
-		case "":
+		if typ == "" {
 			return inventory.EcosystemUnknown
 		}
-		return inventory.EcosystemRPM
+		return inventory.EcosystemRPM // another rpm-based family
 	}
 	switch typ {
 	case "npm", "yarn", "pnpm", "node-pkg", "bun":

@@ -72,3 +72,25 @@ func TestStatementWithoutEnvelope(t *testing.T) {
 		t.Errorf("doc = %+v, attestation %+v", doc, doc.Attestation)
 	}
 }
+
+// Trivy's aquasecurity:trivy:PkgType stands in for a missing purl; Syft's binary with no purl is
+// kept with an unknown ecosystem and its CPEs.
+func TestCycloneDXWithoutPURL(t *testing.T) {
+	doc := `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[
+	 {"type":"library","name":"lodash","version":"4.17.20","properties":[{"name":"aquasecurity:trivy:PkgType","value":"npm"},{"name":"aquasecurity:trivy:FilePath","value":"app/package-lock.json"}]},
+	 {"type":"application","name":"busybox","version":"1.36.1","cpe":"cpe:2.3:a:busybox:busybox:1.36.1:*:*:*:*:*:*:*","properties":[{"name":"syft:cpe23","value":"cpe:2.3:a:busybox:busybox_project:1.36.1:*:*:*:*:*:*:*"}]},
+	 {"type":"application","name":"Gemfile.lock"},
+	 {"type":"file","name":"etc/passwd","version":"1"}]}`
+	inv, err := decoder.Decode(context.Background(), bytes.NewReader([]byte(doc)), sbom.FormatCycloneDXJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []inventory.Component{
+		{Name: "busybox", Version: "1.36.1", FoundBy: "sbom/cyclonedx",
+			CPEs: []string{"cpe:2.3:a:busybox:busybox:1.36.1:*:*:*:*:*:*:*", "cpe:2.3:a:busybox:busybox_project:1.36.1:*:*:*:*:*:*:*"}},
+		{Ecosystem: "npm", Name: "lodash", Version: "4.17.20", Locations: []string{"app/package-lock.json"}, FoundBy: "sbom/cyclonedx"},
+	}
+	if diff := cmp.Diff(want, inv.Components); diff != "" {
+		t.Errorf("components (-want +got):\n%s", diff)
+	}
+}
