@@ -54,7 +54,10 @@ func (b *builder) add(e *entry) {
 	}
 	applySource(&c, e, ps)
 	applyPlacement(&c, e, ps)
-	c.Licenses = append(c.Licenses, e.licenses...)
+	for _, l := range e.licenses {
+		// "(A OR B)" and "A OR B" are the same licence; keep one spelling.
+		c.Licenses = append(c.Licenses, trimParens(strings.TrimSpace(l)))
+	}
 	c.Hashes = append(c.Hashes, e.hashes...)
 	for _, v := range ps[propHash] {
 		if alg, val, ok := strings.Cut(v, ":"); ok && alg != "" && val != "" {

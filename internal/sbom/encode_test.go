@@ -3,6 +3,8 @@ package sbom_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +160,31 @@ func cloneForTest(inv *inventory.Inventory) *inventory.Inventory {
 	}
 	c.Layers = append([]inventory.Layer(nil), inv.Layers...)
 	return &c
+}
+
+// TestRoundTripCorpus: every real SBOM, once decoded, survives encode → decode in every
+// writable format.
+func TestRoundTripCorpus(t *testing.T) {
+	files, err := filepath.Glob("testdata/corpus/*/*")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no corpus")
+	}
+	for _, file := range files {
+		name := strings.TrimPrefix(file, "testdata/")
+		want := decode(t, name).Inventory
+		want.Diagnostics = nil
+		for _, f := range []sbom.Format{sbom.FormatCycloneDXJSON, sbom.FormatCycloneDXXML, sbom.FormatSPDXJSON, sbom.FormatSPDXTagValue} {
+			var buf bytes.Buffer
+			if err := sbom.Encode(context.Background(), &buf, want, f, encodeOpts); err != nil {
+				t.Fatalf("%s: encoding %s: %v", name, f, err)
+			}
+			got, err := decoder.Decode(context.Background(), &buf, f)
+			if err != nil {
+				t.Fatalf("%s: decoding our %s: %v", name, f, err)
+			}
+			if diff := cmp.Diff(want, got, matchingFields); diff != "" {
+				t.Errorf("%s via %s (-want +got):\n%s", name, f, diff)
+			}
+		}
+	}
 }

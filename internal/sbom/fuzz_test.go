@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/stellaops/stellaops/internal/inventory"
 	"github.com/stellaops/stellaops/internal/sbom"
 )
@@ -139,4 +141,30 @@ func FuzzDecodeSPDXTagValue(f *testing.F) {
 func FuzzDecodeTrivyJSON(f *testing.F) {
 	seed(f, sbom.FormatTrivyJSON)
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, sbom.FormatTrivyJSON) })
+}
+
+// FuzzRoundTrip: whatever decodes must survive encode → decode in every writable format with
+// everything matching needs intact.
+func FuzzRoundTrip(f *testing.F) {
+	seed(f, sbom.Formats()...)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, err := fuzzDecoder.Decode(context.Background(), bytes.NewReader(data), sbom.FormatAuto)
+		if err != nil {
+			return
+		}
+		want.Diagnostics = nil // diagnostics are about the input document
+		for _, format := range []sbom.Format{sbom.FormatCycloneDXJSON, sbom.FormatCycloneDXXML, sbom.FormatSPDXJSON, sbom.FormatSPDXTagValue} {
+			var buf bytes.Buffer
+			if err := sbom.Encode(context.Background(), &buf, want, format, encodeOpts); err != nil {
+				t.Fatalf("encoding %s: %v", format, err)
+			}
+			got, err := fuzzDecoder.Decode(context.Background(), &buf, format)
+			if err != nil {
+				t.Fatalf("decoding our own %s: %v\n%s", format, err, buf.Bytes())
+			}
+			if diff := cmp.Diff(want, got, matchingFields); diff != "" {
+				t.Fatalf("%s round trip (-want +got):\n%s", format, diff)
+			}
+		}
+	})
 }

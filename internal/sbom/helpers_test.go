@@ -44,6 +44,12 @@ func testdata(tb testing.TB, name string) []byte {
 // decoder is shared by the tests so the schemas compile once.
 var decoder = sbom.NewDecoder(sbom.DefaultConfig())
 
+func TestPrepare(t *testing.T) {
+	if err := decoder.Prepare(); err != nil {
+		t.Fatalf("compiling the embedded schemas: %v", err)
+	}
+}
+
 func decode(tb testing.TB, name string) *sbom.Document {
 	tb.Helper()
 	doc, err := decoder.DecodeDocument(context.Background(), bytes.NewReader(testdata(tb, name)), sbom.FormatAuto)
