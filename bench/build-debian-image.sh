@@ -112,7 +112,7 @@ if [[ -f "$TAR" && -f "$OCI/index.json" && $FORCE -eq 0 && "$TAR" -nt "${ROOTS[-
   log "image already built: $TAR"
 else
   PACK="$WORK/packimage"
-  (cd "$REPO" && GOTOOLCHAIN=local go build -o "$PACK" ./bench/cmd/packimage)
+  (cd "$REPO" && GOTOOLCHAIN=local go build -o "$PACK.$$" ./bench/cmd/packimage) && mv -f "$PACK.$$" "$PACK"
   t0=$(now)
   rm -rf "$OCI" "$TAR"
   "$PACK" -tag "stellaops.bench/$NAME:latest" -docker "$TAR" -oci "$OCI" -work "$WORK/layers-$NAME" \
