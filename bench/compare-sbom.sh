@@ -103,6 +103,8 @@ if want decompress; then
       add_row "decompress $gz $mode" 0 prep_none 0 "" "" -- "$DEC" -gzip "$gz" -mode "$mode" "$IMG"
     done
   done
+  # The floor for a tool that reads layers concurrently: one goroutine per CPU.
+  add_row "decompress klauspost tar -j$(nproc)" 0 prep_none 0 "" "" -- "$DEC" -gzip klauspost -mode tar -j "$(nproc)" "$IMG"
 fi
 
 count_cdx() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for c in d.get("components",[]) if c.get("type")!="operating-system"))' "$1"; }
@@ -156,8 +158,8 @@ if want stellaops; then
       --output /dev/null --data "$DATA"
     add_row "stellaops warm" 0 prep_none 1 "" "" -- "$CLI" sbom generate "$IMG" --format cyclonedx-json \
       --output /dev/null --data "$DATA"
-    # One extra (unmeasured) run writes the SBOM to a file so its components can be counted.
-    R_COUNT[-1]=count_cdx; R_OUTF[-1]="$o"
+    # One extra (unmeasured) run per row writes the SBOM to a file so its components can be counted.
+    R_COUNT[-1]=count_cdx; R_OUTF[-1]="$o"; R_COUNT[-2]=count_cdx; R_OUTF[-2]="$o"
   else
     STELLA_SKIPPED="$CLI"
     log "skipping stellaops: $CLI does not exist yet (set STELLAOPS_CLI)"
@@ -211,8 +213,12 @@ for i in "${!R_LABEL[@]}"; do
 done
 
 # ---- report ------------------------------------------------------------------------------
-FLOOR=""
-for i in "${!R_LABEL[@]}"; do [[ "${R_LABEL[$i]}" == "decompress klauspost raw" ]] && FLOOR="${M_WALL[$i]}"; done
+FLOOR="" PFLOOR=""
+for i in "${!R_LABEL[@]}"; do
+  [[ "${R_LABEL[$i]}" == "decompress klauspost raw" ]] && FLOOR="${M_WALL[$i]}"
+  [[ "${R_LABEL[$i]}" == "decompress klauspost tar -j"* ]] && PFLOOR="${M_WALL[$i]}"
+done
+ratio() { if [[ -n "$2" && "$1" != nan && "$2" != nan ]]; then awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; else echo "–"; fi; }
 mib() { awk -v k="$1" 'BEGIN { if (k=="" || k=="nan") print "–"; else printf "%.0f", k/1024 }'; }
 
 {
@@ -227,20 +233,20 @@ mib() { awk -v k="$1" 'BEGIN { if (k=="" || k=="nan") print "–"; else printf "
     echo "Priority: measured commands ran under \`nice -n $NICE\`${AUTOGROUP:+ in their own session, scheduler autogroup \`$AUTOGROUP\`} (BENCH_NICE)."
   fi
   echo
-  echo "| # | Command | Median wall (s) | Wall min–max (s) | Median CPU user+sys (s) | Median peak RSS (MiB) | Max peak RSS (MiB) | × floor | Packages | Status |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| # | Command | Median wall (s) | Wall min–max (s) | Median CPU user+sys (s) | Median peak RSS (MiB) | Max peak RSS (MiB) | × floor | × par. floor | Packages | Status |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for i in "${!R_LABEL[@]}"; do
-    ratio="–"
-    if [[ -n "$FLOOR" && "${M_WALL[$i]}" != nan ]]; then ratio=$(awk -v a="${M_WALL[$i]}" -v b="$FLOOR" 'BEGIN {printf "%.2f", a/b}'); fi
-    printf '| %d | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s |\n' "$((i + 1))" "${R_LABEL[$i]}" "${M_WALL[$i]}" \
-      "${M_WMIN[$i]}" "${M_WMAX[$i]}" "${M_CPU[$i]}" "$(mib "${M_RSS[$i]}")" "$(mib "${M_RMAX[$i]}")" "$ratio" "${M_PKGS[$i]:-–}" "${M_STATUS[$i]}"
+    printf '| %d | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s |\n' "$((i + 1))" "${R_LABEL[$i]}" "${M_WALL[$i]}" \
+      "${M_WMIN[$i]}" "${M_WMAX[$i]}" "${M_CPU[$i]}" "$(mib "${M_RSS[$i]}")" "$(mib "${M_RMAX[$i]}")" \
+      "$(ratio "${M_WALL[$i]}" "$FLOOR")" "$(ratio "${M_WALL[$i]}" "$PFLOOR")" "${M_PKGS[$i]:-–}" "${M_STATUS[$i]}"
   done
   if [[ -n "$STELLA_SKIPPED" ]]; then
-    echo "| – | stellaops cold | TODO | | | | | | | skipped: \`$STELLA_SKIPPED\` not built yet |"
-    echo "| – | stellaops warm | TODO | | | | | | | skipped: \`$STELLA_SKIPPED\` not built yet |"
+    echo "| – | stellaops cold | TODO | | | | | | | | skipped: \`$STELLA_SKIPPED\` not built yet |"
+    echo "| – | stellaops warm | TODO | | | | | | | | skipped: \`$STELLA_SKIPPED\` not built yet |"
   fi
   echo
-  echo "× floor = median wall / median wall of \`decompress klauspost raw\` (plain single-threaded gunzip of every layer)."
+  echo "× floor = median wall / median wall of \`decompress klauspost raw\` (plain single-threaded gunzip of every layer);"
+  echo "× par. floor = the same against \`decompress klauspost tar -j$(nproc)\` (layers gunzipped and tar-walked concurrently)."
   echo "Packages = components in the tool's output (CycloneDX components other than the OS; osv-scanner packages)."
   echo
   echo "Commands (paths as on the measuring machine):"
