@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -86,4 +87,22 @@ func quadruples(inv *inventory.Inventory) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "")
+}
+
+// TestConcurrentDecode: one Decoder serves concurrent requests (the schemas compile once).
+func TestConcurrentDecode(t *testing.T) {
+	d := sbom.NewDecoder(sbom.DefaultConfig())
+	files := []string{"corpus/trivy/centos-7-cyclonedx.json", "corpus/osv-scanner/alpine.cdx.xml.gz",
+		"corpus/trivy/centos-7-spdx.json", "corpus/trivy-json-reports/centos-7.json.gz"}
+	for _, f := range files {
+		data := testdata(t, f)
+		for i := range 3 {
+			t.Run(fmt.Sprintf("%s#%d", f, i), func(t *testing.T) {
+				t.Parallel()
+				if _, err := d.Decode(context.Background(), bytes.NewReader(data), sbom.FormatAuto); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
 }
