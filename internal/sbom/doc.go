@@ -25,6 +25,17 @@
 // "built package from: NAME VERSION" source info; osv-scalibr's source=, sourceversion= and
 // origin= purl qualifiers; and the pre-2022 Syft purl type "alpine" (read as apk).
 //
+// # Validation
+//
+// CycloneDX JSON is validated against the official JSON schema of its specVersion (1.2 to 1.6,
+// embedded, see schema/PROVENANCE), with formats asserted; the specification's 1.6 test suite
+// passes in full. One deliberate tolerance: an empty subject ({"type": "", "name": ""}, as
+// osv-scalibr writes) is ignored instead of failing the enum. Go has no XSD validator, so
+// CycloneDX XML is checked for what matching relies on (component types, hash algorithms and
+// digests, namespace version) after a strict XML parse. SPDX documents must parse with
+// spdx/tools-golang (2.1 to 2.3); Trivy reports must say SchemaVersion 2. CycloneDX 1.7 and
+// Trivy SchemaVersion 1 are refused with [ErrUnsupportedVersion].
+//
 // # Properties written by our encoders
 //
 // Our encoders add these properties (CycloneDX component properties; SPDX annotations of type

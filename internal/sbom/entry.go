@@ -69,7 +69,7 @@ type entry struct {
 	arch      string
 }
 
-// props indexes an entry's properties by name, keeping every value in document order.
+// propIndex holds an entry's properties by name, keeping every value in document order.
 type propIndex map[string][]string
 
 func indexProps(ps []prop) propIndex {
