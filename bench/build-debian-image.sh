@@ -20,7 +20,8 @@
 # Work files (rootfs trees, .deb cache) live in OUT_DIR/work/ and are reused on the next run.
 #
 # Env: DEBIAN_MIRROR (default: the first non-security Debian URI in /etc/apt/sources.list*),
-#      DEBIAN_SUITE (bookworm), L2_PACKAGES, L3_PACKAGES (comma-separated).
+#      DEBIAN_SUITE (bookworm), L2_PACKAGES, L3_PACKAGES (comma-separated). Keep npm out of these
+#      lists: debootstrap's simple resolver misses some of its node-* dependencies and fails.
 # Needs: root, debootstrap (installed with apt-get if missing), go (builds bench/cmd/packimage).
 set -euo pipefail
 
@@ -44,7 +45,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 SUITE="${DEBIAN_SUITE:-bookworm}"
 L2_PACKAGES="${L2_PACKAGES:-python3,python3-pip,python3-venv,perl,openssl,curl,wget,ca-certificates,libxml2,libxslt1.1,git,gnupg,xz-utils,unzip,zip,less,procps,vim-nox,sqlite3,libsqlite3-0,zlib1g,libssl3,tzdata,locales,bzip2,file,jq}"
-L3_PACKAGES="${L3_PACKAGES:-default-jdk-headless,build-essential,cmake,pkg-config,libssl-dev,libxml2-dev,zlib1g-dev,python3-dev,golang-go,nodejs,npm,ruby,ruby-dev}"
+L3_PACKAGES="${L3_PACKAGES:-default-jdk-headless,build-essential,cmake,pkg-config,libssl-dev,libxml2-dev,zlib1g-dev,python3-dev,golang-go,ruby}"
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }
 now() { date +%s; }
@@ -83,6 +84,10 @@ INFO="$OUT_DIR/$NAME.info.txt"
 make_rootfs() {
   local dir="$1" include="$2" t0
   if [[ -f "$dir/.complete" && $FORCE -eq 0 ]]; then log "reusing $dir"; return; fi
+  # A failed debootstrap can leave proc/sys mounted inside the tree: never rm -rf through a mount.
+  if awk -v d="$dir/" 'index($2, d) == 1 {found=1} END {exit !found}' /proc/mounts; then
+    log "$dir has mounts under it (see /proc/mounts); unmount them first"; exit 1
+  fi
   rm -rf "$dir"
   t0=$(now)
   log "debootstrap $SUITE -> $dir (mirror $MIRROR${include:+, include $include})"
