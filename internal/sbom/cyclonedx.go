@@ -223,7 +223,7 @@ func cdxEntry(where string, c *cdx.Component) *entry {
 	if c.Hashes != nil {
 		for _, h := range *c.Hashes {
 			if h.Value != "" {
-				e.hashes = append(e.hashes, inventory.Hash{Algorithm: string(h.Algorithm), Value: strings.ToLower(h.Value)})
+				e.hashes = append(e.hashes, inventory.Hash{Algorithm: string(h.Algorithm), Value: h.Value})
 			}
 		}
 	}

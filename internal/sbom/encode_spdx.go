@@ -102,7 +102,7 @@ func (e *encoding) spdx() *spdx.Document {
 		p.PackageSPDXIdentifier = common.ElementID(uniqueSPDXID(seen, c))
 		var extraHashes []inventory.Hash
 		for _, h := range c.Hashes {
-			if alg, ok := spdxChecksumAlgorithm(h.Algorithm); ok {
+			if alg, ok := spdxChecksumAlgorithm(h.Algorithm); ok && isLowerHex(h.Value) {
 				p.PackageChecksums = append(p.PackageChecksums, common.Checksum{Algorithm: alg, Value: h.Value})
 			} else {
 				extraHashes = append(extraHashes, h)
@@ -251,4 +251,14 @@ func sanitizeRef(s string) string {
 		}
 	}
 	return strings.Trim(b.String(), "-.")
+}
+
+// isLowerHex reports whether s is what SPDX accepts as a checksum value: lower-case hex digits.
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -44,7 +44,9 @@ func realInventory(t testing.TB) *inventory.Inventory {
 		inventory.Component{Ecosystem: inventory.EcosystemPyPI, Name: "requests", Version: "2.31.0", Layer: app,
 			Locations: []string{"app/requirements.txt"}, Licenses: []string{"Apache-2.0 OR MIT"}},
 		inventory.Component{Name: "busybox", Version: "1.36.1", Layer: app, Locations: []string{"bin/busybox"},
-			CPEs: []string{"cpe:2.3:a:busybox:busybox:1.36.1:*:*:*:*:*:*:*"}},
+			CPEs: []string{"cpe:2.3:a:busybox:busybox:1.36.1:*:*:*:*:*:*:*"},
+			// An apk-style base64 digest and upper-case hex: neither fits everywhere, both must survive.
+			Hashes: []inventory.Hash{{Algorithm: "SHA-1", Value: "Q1EymS6rAgmGs7XYhqdyEoiWgEZ6A="}, {Algorithm: "SHA-256", Value: "8BDFEDC14C1035E3750E9F055AC9C1ECD9B5D05D9E6DC6466C4E9237EEF407DD"}}},
 	)
 	inv.Finalize()
 	return inv

@@ -140,7 +140,7 @@ func spdxEntry(where string, p *spdx.Package, props []prop, refs map[string]stri
 	}
 	for _, c := range p.PackageChecksums {
 		if c.Value != "" {
-			e.hashes = append(e.hashes, inventory.Hash{Algorithm: cdxHashAlgorithm(string(c.Algorithm)), Value: strings.ToLower(c.Value)})
+			e.hashes = append(e.hashes, inventory.Hash{Algorithm: cdxHashAlgorithm(string(c.Algorithm)), Value: c.Value})
 		}
 	}
 	lic := p.PackageLicenseDeclared

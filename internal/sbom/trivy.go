@@ -157,7 +157,7 @@ func trivyPackageEntry(where string, eco inventory.Ecosystem, d inventory.Distro
 		}
 	}
 	if alg, val, ok := strings.Cut(p.Digest, ":"); ok && val != "" {
-		e.hashes = []inventory.Hash{{Algorithm: cdxHashAlgorithm(alg), Value: strings.ToLower(val)}}
+		e.hashes = []inventory.Hash{{Algorithm: cdxHashAlgorithm(alg), Value: val}}
 	}
 	return e
 }
