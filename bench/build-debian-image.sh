@@ -22,6 +22,8 @@
 # Env: DEBIAN_MIRROR (default: the first non-security Debian URI in /etc/apt/sources.list*),
 #      DEBIAN_SUITE (bookworm), L2_PACKAGES, L3_PACKAGES (comma-separated). Keep npm out of these
 #      lists: debootstrap's simple resolver misses some of its node-* dependencies and fails.
+#      Adding golang-go to L3_PACKAGES makes the large image ~1.8 GB (the Go toolchain is ~470 MB).
+#      Adding golang-go to L3_PACKAGES gives a ~1.8 GB image (the Go toolchain alone is ~470 MB).
 # Needs: root, debootstrap (installed with apt-get if missing), go (builds bench/cmd/packimage).
 set -euo pipefail
 
@@ -45,7 +47,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 SUITE="${DEBIAN_SUITE:-bookworm}"
 L2_PACKAGES="${L2_PACKAGES:-python3,python3-pip,python3-venv,perl,openssl,curl,wget,ca-certificates,libxml2,libxslt1.1,git,gnupg,xz-utils,unzip,zip,less,procps,vim-nox,sqlite3,libsqlite3-0,zlib1g,libssl3,tzdata,locales,bzip2,file,jq}"
-L3_PACKAGES="${L3_PACKAGES:-default-jdk-headless,build-essential,cmake,pkg-config,libssl-dev,libxml2-dev,zlib1g-dev,python3-dev,golang-go,ruby}"
+L3_PACKAGES="${L3_PACKAGES:-default-jdk-headless,build-essential,cmake,pkg-config,libssl-dev,libxml2-dev,zlib1g-dev,python3-dev,ruby}"
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }
 now() { date +%s; }
