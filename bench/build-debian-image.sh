@@ -23,7 +23,6 @@
 #      DEBIAN_SUITE (bookworm), L2_PACKAGES, L3_PACKAGES (comma-separated). Keep npm out of these
 #      lists: debootstrap's simple resolver misses some of its node-* dependencies and fails.
 #      Adding golang-go to L3_PACKAGES makes the large image ~1.8 GB (the Go toolchain is ~470 MB).
-#      Adding golang-go to L3_PACKAGES gives a ~1.8 GB image (the Go toolchain alone is ~470 MB).
 # Needs: root, debootstrap (installed with apt-get if missing), go (builds bench/cmd/packimage).
 set -euo pipefail
 
