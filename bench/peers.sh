@@ -129,6 +129,7 @@ main() {
       trivy-npm) install_trivy_npm || rc=1 ;;
       crane) install_crane || rc=1 ;;
       versions) ;;
+      -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
       *) log "unknown target: $t"; exit 2 ;;
     esac
   done
