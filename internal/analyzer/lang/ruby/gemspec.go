@@ -19,9 +19,9 @@ var (
 
 // ParseGemspec reads an installed gem specification found at location. A specification
 // without a literal name and version (and no stub line to stand in) yields nothing; one that is
-// not valid UTF-8 text is an error.
+// not text (NUL bytes outside comments) is an error.
 func ParseGemspec(b []byte, location string) ([]inventory.Component, error) {
-	if bytes.IndexByte(b, 0) >= 0 {
+	if isBinary(b) {
 		return nil, fmt.Errorf("parse %s: binary content", location)
 	}
 	var name, version, stubName, stubVersion string
@@ -147,4 +147,21 @@ func scanLiteral(s string) (string, int, bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// isBinary reports NUL bytes outside comment lines. RubyGems itself writes NULs into the
+// "# stub:" comment (it joins extension paths with "\0"), so those are text.
+func isBinary(b []byte) bool {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if bytes.IndexByte(line, 0) >= 0 && !bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte("#")) {
+			return true
+		}
+	}
+	return false
 }

@@ -40,6 +40,9 @@ func TestAnalyzeGemspec(t *testing.T) {
 			Want: []inventory.Component{gem("foo", "1.2.3", spec+"foo.gemspec")}},
 		{Name: "empty", File: "testdata/empty.gemspec", Path: spec + "empty.gemspec"},
 		{Name: "binary", File: "testdata/binary.gemspec.bin", Path: spec + "x.gemspec", WantErr: true},
+		// RubyGems joins extension paths with NUL bytes in the "# stub:" line: still text.
+		{Name: "stub line with NULs", File: "testdata/debian-json-2.6.1.gemspec", Path: spec + "default/json-2.6.1.gemspec",
+			Want: []inventory.Component{gem("json", "2.6.1", spec+"default/json-2.6.1.gemspec", "Ruby")}},
 	})
 }
 
