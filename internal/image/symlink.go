@@ -34,7 +34,7 @@ func Resolve(p string, lookup Lookup, maxDepth int) (string, error) {
 	remaining := splitPath(p)
 	var resolved []string
 	links := 0
-	seen := map[string]bool{}
+	var seen map[string]bool // cycle detection, needed only once a path follows many links
 	for len(remaining) > 0 {
 		seg := remaining[0]
 		remaining = remaining[1:]
@@ -57,12 +57,17 @@ func Resolve(p string, lookup Lookup, maxDepth int) (string, error) {
 			resolved = append(resolved, seg)
 			continue
 		}
-		key := fmt.Sprintf("%s\x00%d", cur, len(remaining))
-		if seen[key] {
-			return "", fmt.Errorf("resolve %q: %s -> %s: %w", p, cur, n.Target, ErrSymlinkCycle)
-		}
-		seen[key] = true
 		links++
+		if links > 8 {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			key := fmt.Sprintf("%s\x00%d", cur, len(remaining))
+			if seen[key] {
+				return "", fmt.Errorf("resolve %q: %s -> %s: %w", p, cur, n.Target, ErrSymlinkCycle)
+			}
+			seen[key] = true
+		}
 		if links > maxDepth {
 			return "", fmt.Errorf("resolve %q: more than %d links: %w", p, maxDepth, ErrSymlinkDepth)
 		}

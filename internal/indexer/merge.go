@@ -117,14 +117,14 @@ func (o *overlay) validateSymlinks(maxDepth int) error {
 // package installed are dropped (the OS package accounts for them).
 func (o *overlay) inventory(layers []inventory.Layer) (comps []inventory.Component, distro inventory.Distro, presence map[string][]int) {
 	releases := map[string]inventory.Distro{}
-	owned := map[string]bool{}
+	var owned []PathList
 	for p, st := range o.paths {
 		for _, f := range st.results {
 			if f.Distro != nil {
 				releases[p] = *f.Distro
 			}
-			for _, of := range f.OwnedFiles {
-				owned[of] = true
+			if len(f.OwnedFiles) > 0 {
+				owned = append(owned, f.OwnedFiles)
 			}
 		}
 	}
@@ -152,7 +152,10 @@ func (o *overlay) inventory(layers []inventory.Layer) (comps []inventory.Compone
 	return comps, distro, presence
 }
 
-func ownedByOS(locs []string, owned map[string]bool) bool {
+// ownedByOS reports whether every location is a file some OS package database lists. Only
+// language components are checked, and there are few, so the sorted lists are searched rather
+// than merged into one large set.
+func ownedByOS(locs []string, owned []PathList) bool {
 	if len(owned) == 0 || len(locs) == 0 {
 		return false
 	}
@@ -161,7 +164,7 @@ func ownedByOS(locs []string, owned map[string]bool) bool {
 		if i := strings.Index(l, "!/"); i > 0 {
 			l = l[:i]
 		}
-		if !owned[l] {
+		if !slices.ContainsFunc(owned, func(pl PathList) bool { return pl.Contains(l) }) {
 			return false
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,11 +17,12 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	data    string
-	verbose bool
-	io      cli.IO
-	env     func(string) string
-	log     *slog.Logger
+	data       string
+	verbose    bool
+	cpuProfile string
+	io         cli.IO
+	env        func(string) string
+	log        *slog.Logger
 }
 
 // Run executes stellaops-cli with args (without the program name).
@@ -47,7 +50,14 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.data, "data", "", "data directory holding caches and the advisory snapshot (env STELLAOPS_DATA; default ~/.stellaops/data)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
+	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for performance reports)")
+	_ = pf.MarkHidden("cpuprofile")
 	root.AddCommand(sbomCommand(g))
+	stop, err := startCPUProfile(&g.cpuProfile, args)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return root.ExecuteContext(ctx)
 }
 
@@ -70,4 +80,28 @@ func exactArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// startCPUProfile starts profiling when --cpuprofile is among args (before cobra parses them, so
+// that flag parsing and set-up are profiled too).
+func startCPUProfile(dst *string, args []string) (func(), error) {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--cpuprofile="); ok {
+			*dst = v
+		} else if a == "--cpuprofile" && i+1 < len(args) {
+			*dst = args[i+1]
+		}
+	}
+	if *dst == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(*dst)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
