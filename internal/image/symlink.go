@@ -32,7 +32,7 @@ type Lookup func(p string) (n Node, ok bool)
 // and a missing component an error wrapping fs.ErrNotExist.
 func Resolve(p string, lookup Lookup, maxDepth int) (string, error) {
 	remaining := splitPath(p)
-	var resolved []string
+	var resolved []string // resolved[i] is the resolved path of the first i+1 components
 	links := 0
 	var seen map[string]bool // cycle detection, needed only once a path follows many links
 	for len(remaining) > 0 {
@@ -48,13 +48,16 @@ func Resolve(p string, lookup Lookup, maxDepth int) (string, error) {
 			resolved = resolved[:len(resolved)-1]
 			continue
 		}
-		cur := strings.Join(append(resolved, seg), "/")
+		cur := seg
+		if len(resolved) > 0 {
+			cur = resolved[len(resolved)-1] + "/" + seg
+		}
 		n, ok := lookup(cur)
 		if !ok {
 			return "", fmt.Errorf("resolve %q: %s: %w", p, cur, fs.ErrNotExist)
 		}
 		if !n.Symlink {
-			resolved = append(resolved, seg)
+			resolved = append(resolved, cur) // each element is the full path so far
 			continue
 		}
 		links++
@@ -76,7 +79,10 @@ func Resolve(p string, lookup Lookup, maxDepth int) (string, error) {
 		}
 		remaining = append(splitPath(n.Target), remaining...)
 	}
-	return strings.Join(resolved, "/"), nil
+	if len(resolved) == 0 {
+		return "", nil
+	}
+	return resolved[len(resolved)-1], nil
 }
 
 func splitPath(p string) []string {

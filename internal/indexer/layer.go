@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/stellaops/stellaops/internal/analyzer"
 	"github.com/stellaops/stellaops/internal/image"
@@ -19,7 +17,7 @@ import (
 )
 
 // layerFormat versions the LayerResult encoding; cached results in another format are ignored.
-const layerFormat = 2
+const layerFormat = 3
 
 // LayerResult is what one layer contributed, before layers are stacked: the analysed files and
 // the names that matter for stacking (whiteouts, opaque directories, symlinks). It is what the
@@ -49,27 +47,8 @@ type FileResult struct {
 	OwnedFiles PathList              `json:"ownedFiles,omitempty"`
 }
 
-// PathList is a sorted list of paths, stored in the cache as one newline-joined string: an
-// rpm or dpkg database owns tens of thousands of files, and one long JSON string decodes several
-// times faster than as many short ones.
+// PathList is a sorted list of paths.
 type PathList []string
-
-// MarshalJSON implements json.Marshaler.
-func (l PathList) MarshalJSON() ([]byte, error) { return json.Marshal(strings.Join(l, "\n")) }
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (l *PathList) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	if s == "" {
-		*l = nil
-		return nil
-	}
-	*l = strings.Split(s, "\n")
-	return nil
-}
 
 // Contains reports whether the sorted list holds p.
 func (l PathList) Contains(p string) bool {

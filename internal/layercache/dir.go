@@ -41,7 +41,7 @@ func (d *Dir) path(key string) (string, error) {
 		return "", fmt.Errorf("layer cache: invalid key %q", key)
 	}
 	fp, digest := filepath.Split(key)
-	return filepath.Join(d.root, filepath.Clean(fp), digest[len("sha256:"):]+".json.gz"), nil
+	return filepath.Join(d.root, filepath.Clean(fp), digest[len("sha256:"):]+".bin"), nil
 }
 
 // Get returns the stored value, or indexer.ErrCacheMiss. A hit refreshes the entry's time so
@@ -116,7 +116,7 @@ func (d *Dir) Prune(ctx context.Context, ttl time.Duration, maxBytes int64) (int
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if de.Type().IsRegular() && filepath.Ext(p) == ".gz" {
+		if de.Type().IsRegular() && filepath.Ext(p) == ".bin" {
 			info, err := de.Info()
 			if err != nil {
 				return nil

@@ -67,7 +67,7 @@ func TestGenerateTableAndCycloneDX(t *testing.T) {
 	if _, again, _ := run(t, data, "sbom", "generate", alpine, "-f", "cyclonedx-json"); again != cdx {
 		t.Error("CycloneDX output differs between runs")
 	}
-	entries, _ := filepath.Glob(filepath.Join(data, "cache", "layers", "*", "*.json.gz"))
+	entries, _ := filepath.Glob(filepath.Join(data, "cache", "layers", "*", "*.bin"))
 	if len(entries) != 1 {
 		t.Errorf("layer cache entries = %v, want one", entries)
 	}
