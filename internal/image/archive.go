@@ -177,7 +177,7 @@ func (s *tarStore) index(ctx context.Context) error {
 		}
 		m := tarMember{offset: or.pos, size: hdr.Size}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 		case tar.TypeSymlink:
 			m.link = path.Join(path.Dir(name), hdr.Linkname)
 			if path.IsAbs(hdr.Linkname) || SymlinkEscapes(name, hdr.Linkname) {

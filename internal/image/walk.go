@@ -130,7 +130,7 @@ func fillEntry(e *Entry, hdr *tar.Header, lim Limits) (ok bool, err error) {
 		return false, nil // the root directory itself
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // archive/tar reports old "\x00" regular files as TypeReg
 		e.Kind = KindFile
 	case tar.TypeDir:
 		e.Kind, e.Size = KindDir, 0
