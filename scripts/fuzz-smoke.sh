@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target in the module for a short time (FUZZTIME, default 8s each).
+# Runs every Go fuzz target in the module for a short time (FUZZTIME, default 5s each).
 # Crashers land in the package's testdata/fuzz/ and become regression cases for `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime="${FUZZTIME:-8s}"
+fuzztime="${FUZZTIME:-5s}"
 status=0
 while IFS=: read -r file name; do
   pkg="./$(dirname "$file")"
