@@ -117,7 +117,12 @@ trivy_rows() { # binary name
   [[ "$help" == *--skip-version-check* ]] && extra+=(--skip-version-check)
   [[ "$help" == *--disable-telemetry* ]] && extra+=(--disable-telemetry)
   local c="$RUNDIR/$1-cache" o="$RUNDIR/$1.cdx.json"
-  eval "prep_${1//-/_}_cold() { rm -rf '$c'; }"
+  # The Java DB cannot be downloaded here, and with --skip-java-db-update Trivy refuses to analyse
+  # JARs without one ("cannot be specified on the first run"). Each cold run therefore starts from
+  # an empty cache dir holding only an empty Java DB (schema 1): JARs are identified by their own
+  # metadata only.
+  eval "prep_${1//-/_}_cold() { rm -rf '$c'; mkdir -p '$c/java-db'; cp '$JAVADB'/* '$c/java-db/'; }"
+  "prep_${1//-/_}_cold"
   add_row "$1 cold" 0 "prep_${1//-/_}_cold" 0 count_cdx "$o" -- "$t" image --input "$IMG" --cache-dir "$c" \
     --format cyclonedx --list-all-pkgs --offline-scan --skip-db-update --skip-java-db-update --scanners license \
     "${extra[@]}" --quiet --output "$o"
@@ -125,6 +130,30 @@ trivy_rows() { # binary name
     --format cyclonedx --list-all-pkgs --offline-scan --skip-db-update --skip-java-db-update --scanners license \
     "${extra[@]}" --quiet --output "$o"
 }
+JAVADB="$RUNDIR/trivy-empty-java-db"
+mkdir -p "$JAVADB"
+python3 - "$JAVADB" <<'PY'
+import datetime, json, os, sqlite3, sys
+d = sys.argv[1]
+db = os.path.join(d, "trivy-java.db")
+if os.path.exists(db):
+    os.remove(db)
+c = sqlite3.connect(db)
+for stmt in (
+    "CREATE TABLE artifacts(id INTEGER PRIMARY KEY, group_id TEXT, artifact_id TEXT)",
+    "CREATE TABLE indices(artifact_id INTEGER, version TEXT, sha1 BLOB, archive_type TEXT, foreign key (artifact_id) references artifacts(id))",
+    "CREATE UNIQUE INDEX artifacts_idx ON artifacts(artifact_id, group_id)",
+    "CREATE INDEX indices_artifact_idx ON indices(artifact_id)",
+    "CREATE UNIQUE INDEX indices_sha1_idx ON indices(sha1)",
+):
+    c.execute(stmt)
+c.commit()
+c.close()
+now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+fmt = lambda t: t.isoformat().replace("+00:00", "Z")
+with open(os.path.join(d, "metadata.json"), "w") as f:
+    json.dump({"Version": 1, "NextUpdate": fmt(now + datetime.timedelta(days=3)), "UpdatedAt": fmt(now), "DownloadedAt": fmt(now)}, f)
+PY
 want trivy && trivy_rows trivy
 if want trivy-npm || { want trivy && [[ ! -x "$BIN/trivy" ]]; }; then trivy_rows trivy-npm; fi
 
@@ -196,6 +225,10 @@ for i in "${!R_LABEL[@]}"; do
     walls+=("$wall"); rsss+=("$rss"); cpus+=("$(awk -v u="$usr" -v s="$sys" 'BEGIN {print u+s}')")
   done
   M_STATUS+=("$status")
+  if [[ ${#walls[@]} -eq 0 ]]; then
+    M_WALL+=(–); M_WMIN+=(–); M_WMAX+=(–); M_CPU+=(–); M_RSS+=(""); M_RMAX+=(""); M_PKGS+=("")
+    continue
+  fi
   M_WALL+=("$(printf '%s\n' "${walls[@]}" | median)")
   M_WMIN+=("$(printf '%s\n' "${walls[@]}" | sort -g | head -n1)")
   M_WMAX+=("$(printf '%s\n' "${walls[@]}" | sort -g | tail -n1)")
@@ -218,7 +251,7 @@ for i in "${!R_LABEL[@]}"; do
   [[ "${R_LABEL[$i]}" == "decompress klauspost raw" ]] && FLOOR="${M_WALL[$i]}"
   [[ "${R_LABEL[$i]}" == "decompress klauspost tar -j"* ]] && PFLOOR="${M_WALL[$i]}"
 done
-ratio() { if [[ -n "$2" && "$1" != nan && "$2" != nan ]]; then awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; else echo "–"; fi; }
+ratio() { if [[ -n "$2" && "$1" != nan && "$2" != nan && "$1" != – && "$2" != – ]]; then awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; else echo "–"; fi; }
 mib() { awk -v k="$1" 'BEGIN { if (k=="" || k=="nan") print "–"; else printf "%.0f", k/1024 }'; }
 
 {
