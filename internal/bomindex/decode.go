@@ -2,6 +2,7 @@ package bomindex
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -74,6 +75,15 @@ func (d *decoder) bitmap(bound int) []uint32 {
 	bm := roaring.New()
 	if _, err := bm.FromBuffer(b); err != nil {
 		d.fail("bitmap: %v", err)
+		return nil
+	}
+	// One set, one encoding: a bitmap must be stored exactly as Encode writes it, so equal
+	// indexes are equal bytes (and digests of them can be compared).
+	canon := roaring.BitmapOf(bm.ToArray()...)
+	canon.RunOptimize()
+	var cb bytes.Buffer
+	if _, err := canon.WriteTo(&cb); err != nil || !bytes.Equal(cb.Bytes(), b) {
+		d.fail("bitmap not in canonical form")
 		return nil
 	}
 	if bm.GetCardinality() > uint64(bound) {
