@@ -24,6 +24,7 @@ var ErrDiffIDMismatch = errors.New("layer content does not match its diff ID")
 // LayerReader streams one layer's uncompressed tar.
 type LayerReader struct {
 	ra     *readahead
+	pos    int64
 	h      hash.Hash
 	want   string
 	closer io.Closer
@@ -33,7 +34,23 @@ type LayerReader struct {
 func (l *LayerReader) Read(p []byte) (int, error) {
 	n, err := l.ra.Read(p)
 	l.h.Write(p[:n])
+	l.pos += int64(n)
 	return n, err
+}
+
+// Seek supports forward skips only (whence io.SeekCurrent, offset >= 0), which is what
+// archive/tar uses to pass over file data nobody reads: the bytes are hashed where they lie
+// instead of being copied out first.
+func (l *LayerReader) Seek(offset int64, whence int) (int64, error) {
+	if whence != io.SeekCurrent || offset < 0 {
+		return l.pos, errors.New("layer stream: only forward seeks are supported")
+	}
+	n, err := l.ra.skip(offset, func(b []byte) { l.h.Write(b) })
+	l.pos += n
+	if errors.Is(err, io.EOF) {
+		err = nil // archive/tar's following read reports the truncation
+	}
+	return l.pos, err
 }
 
 // Finish reads whatever the tar reader left (end-of-archive padding) and checks the diff ID. Call

@@ -109,6 +109,24 @@ func (ra *readahead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// skip advances n bytes without copying them, handing each skipped slice to see (the digest).
+func (ra *readahead) skip(n int64, see func([]byte)) (int64, error) {
+	var done int64
+	for done < n {
+		if len(ra.cur) == 0 {
+			if _, err := ra.Read(nil); err != nil {
+				return done, err
+			}
+			continue
+		}
+		k := int(min(int64(len(ra.cur)), n-done))
+		see(ra.cur[:k])
+		ra.cur = ra.cur[k:]
+		done += int64(k)
+	}
+	return done, nil
+}
+
 // WriteTo lets io.Copy drain without an intermediate buffer.
 func (ra *readahead) WriteTo(w io.Writer) (int64, error) {
 	var total int64

@@ -197,12 +197,28 @@ type progressReader struct {
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
-	p.n += int64(n)
+	p.advance(int64(n))
+	return n, err
+}
+
+// Seek forwards to the layer reader, so archive/tar keeps skipping data without copying it.
+func (p *progressReader) Seek(off int64, whence int) (int64, error) {
+	s, ok := p.r.(io.Seeker)
+	if !ok {
+		return 0, errors.New("progress: underlying reader cannot seek")
+	}
+	before := p.n
+	n, err := s.Seek(off, whence)
+	p.advance(n - before)
+	return n, err
+}
+
+func (p *progressReader) advance(n int64) {
+	p.n += n
 	if p.n >= p.next {
 		p.report(p.n)
 		p.next = p.n + 4<<20
 	}
-	return n, err
 }
 
 // stack merges layer results, base first, into one inventory.
