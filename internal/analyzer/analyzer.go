@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -66,6 +67,32 @@ type Result struct {
 	// database in this file says its packages installed. Language components found in such files
 	// are dropped, as the OS package already accounts for them.
 	OwnedFiles []string
+}
+
+// ErrTooLarge is returned (wrapped) when a file is bigger than an analyzer's limit. The walker
+// records it as a diagnostic, so a skipped file is never mistaken for an empty one.
+var ErrTooLarge = errors.New("file exceeds the size limit")
+
+// ReadAll returns the whole content of the input, refusing files over limit bytes (limit <= 0
+// means no limit) so that a hostile layer cannot make an analyzer allocate without bound. It reads
+// with ReadAt only, leaving the section reader's offset alone for other analyzers of the file.
+func (in *Input) ReadAll(limit int64) ([]byte, error) {
+	if in == nil || in.Content == nil {
+		return nil, errors.New("read input: no content")
+	}
+	size := in.Content.Size()
+	if limit > 0 && size > limit {
+		return nil, fmt.Errorf("read %s: %w (%d bytes, limit %d)", in.Path, ErrTooLarge, size, limit)
+	}
+	buf := make([]byte, size)
+	n, err := in.Content.ReadAt(buf, 0)
+	if int64(n) == size {
+		return buf, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, fmt.Errorf("read %s: %w", in.Path, err)
 }
 
 // Empty reports whether the result holds nothing.

@@ -41,7 +41,7 @@ func (a *Analyzer) analyzeBinary(ctx context.Context, in *analyzer.Input) ([]inv
 		return nil, nil // not an executable we can read, or no audit data: nothing here
 	}
 	if sec.size > uint64(a.cfg.MaxAuditSize) {
-		return nil, fmt.Errorf("read audit data of %s: %w (%d bytes, limit %d)", in.Path, langfile.ErrTooLarge, sec.size, a.cfg.MaxAuditSize)
+		return nil, fmt.Errorf("read audit data of %s: %w (%d bytes, limit %d)", in.Path, analyzer.ErrTooLarge, sec.size, a.cfg.MaxAuditSize)
 	}
 	return ParseAuditData(ctx, io.NewSectionReader(sec.r, 0, int64(sec.size)), in.Path, a.cfg.MaxAuditSize, a.cfg.MaxPackages)
 }
@@ -119,7 +119,7 @@ func ParseAuditData(ctx context.Context, r io.Reader, location string, maxSize i
 		return nil, fmt.Errorf("decompress audit data of %s: %w", location, err)
 	}
 	if n > maxSize {
-		return nil, fmt.Errorf("decompress audit data of %s: %w (limit %d)", location, langfile.ErrTooLarge, maxSize)
+		return nil, fmt.Errorf("decompress audit data of %s: %w (limit %d)", location, analyzer.ErrTooLarge, maxSize)
 	}
 	var d auditData
 	if err := json.Unmarshal(buf.Bytes(), &d); err != nil {

@@ -84,7 +84,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *analyzer.Input) (*analyzer.R
 		return nil, nil
 	}
 	if path.Base(in.Path) == "Cargo.lock" {
-		b, err := langfile.ReadAll(in, a.cfg.MaxLockfileSize)
+		b, err := in.ReadAll(a.cfg.MaxLockfileSize)
 		if err != nil {
 			return nil, err
 		}

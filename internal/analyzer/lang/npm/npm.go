@@ -137,7 +137,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *analyzer.Input) (*analyzer.R
 	if k == kindNone {
 		return nil, nil
 	}
-	b, err := langfile.ReadAll(in, limit)
+	b, err := in.ReadAll(limit)
 	if err != nil {
 		return nil, err
 	}

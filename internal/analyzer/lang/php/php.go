@@ -88,7 +88,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *analyzer.Input) (*analyzer.R
 	if in == nil || in.Content == nil {
 		return nil, nil
 	}
-	b, err := langfile.ReadAll(in, a.cfg.MaxFileSize)
+	b, err := in.ReadAll(a.cfg.MaxFileSize)
 	if err != nil {
 		return nil, err
 	}

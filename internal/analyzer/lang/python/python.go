@@ -117,7 +117,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *analyzer.Input) (*analyzer.R
 	if k == kindMetadata {
 		limit = a.cfg.MaxMetadataSize
 	}
-	b, err := langfile.ReadAll(in, limit)
+	b, err := in.ReadAll(limit)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/stellaops/stellaops/internal/analyzer"
-	"github.com/stellaops/stellaops/internal/analyzer/os/internal/dbfile"
 )
 
 // Name identifies the analyzer in Component.FoundBy and in diagnostics.
@@ -108,7 +107,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *analyzer.Input) (*analyzer.R
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, err := dbfile.ReadAll(in, a.cfg.MaxFileSize)
+	data, err := in.ReadAll(a.cfg.MaxFileSize)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,9 @@
-// Package langfile holds the few helpers every language analyzer needs: a bounded whole-file
-// read that never moves a shared reader, executable sniffing for the binary analyzers, and the
-// final sorting of a result. It must not know any package format; parsers stay in their own
+// Package langfile holds the few helpers every language analyzer needs: executable sniffing for
+// the binary analyzers and the final sorting of a result. It must not know any package format; parsers stay in their own
 // analyzer packages.
 package langfile
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"slices"
@@ -14,28 +11,6 @@ import (
 	"github.com/stellaops/stellaops/internal/analyzer"
 	"github.com/stellaops/stellaops/internal/inventory"
 )
-
-// ErrTooLarge is returned (wrapped) when a file is bigger than the analyzer's limit. The walker
-// records it as a diagnostic, so a skipped file is never mistaken for an empty one.
-var ErrTooLarge = errors.New("file exceeds the size limit")
-
-// ReadAll returns the whole content of in, refusing files larger than limit bytes. It reads with
-// ReadAt only, so the shared section reader's offset is left untouched for other analyzers.
-func ReadAll(in *analyzer.Input, limit int64) ([]byte, error) {
-	if in == nil || in.Content == nil {
-		return nil, errors.New("read input: no content")
-	}
-	size := in.Content.Size()
-	if size > limit {
-		return nil, fmt.Errorf("read %s: %w (%d bytes, limit %d)", in.Path, ErrTooLarge, size, limit)
-	}
-	buf := make([]byte, size)
-	n, err := in.Content.ReadAt(buf, 0)
-	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == size) {
-		return nil, fmt.Errorf("read %s: %w", in.Path, err)
-	}
-	return buf[:n], nil
-}
 
 // IsExecutable reports whether info describes a file with any execute bit set and at least
 // minSize bytes. A nil info (no metadata) is not executable.

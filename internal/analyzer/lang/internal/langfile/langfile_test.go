@@ -1,7 +1,6 @@
 package langfile_test
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"testing"
@@ -10,24 +9,6 @@ import (
 	"github.com/stellaops/stellaops/internal/analyzer/lang/internal/langfile"
 	"github.com/stellaops/stellaops/internal/inventory"
 )
-
-func TestReadAll(t *testing.T) {
-	in := analyzertest.Input(t, "x", []byte("hello"), 0o644)
-	b, err := langfile.ReadAll(in, 5)
-	if err != nil || string(b) != "hello" {
-		t.Fatalf("ReadAll = %q, %v", b, err)
-	}
-	// ReadAll must not move the shared reader: a second read sees the same bytes.
-	if b, _ := langfile.ReadAll(in, 5); string(b) != "hello" {
-		t.Errorf("second ReadAll = %q", b)
-	}
-	if _, err := langfile.ReadAll(in, 4); !errors.Is(err, langfile.ErrTooLarge) {
-		t.Errorf("ReadAll over the limit: %v, want ErrTooLarge", err)
-	}
-	if _, err := langfile.ReadAll(nil, 4); err == nil {
-		t.Error("ReadAll(nil) succeeded")
-	}
-}
 
 func TestSniff(t *testing.T) {
 	gobin, err := os.ReadFile("../../gobinary/testdata/semvercheck")
