@@ -465,3 +465,57 @@ func TestPartialAnalyzerResultKept(t *testing.T) {
 		t.Errorf("base-files kept: %v; diagnostics %+v (want one naming the broken stanza)", found, d)
 	}
 }
+
+// imageWith writes a docker archive of the alpine image plus one layer read from a tar file.
+func imageWith(t *testing.T, layerTar string) string {
+	t.Helper()
+	base, _ := alpineBase(t)
+	l, err := tarball.LayerFromFile(layerTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(base, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "img.tar")
+	tag, _ := name.NewTag("img:1")
+	if err := tarball.WriteToFile(file, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+func TestSymlinkValidation(t *testing.T) {
+	// osv-scalibr's escape.tar: links that each stay inside the root lexically but climb out
+	// when chained through a "." trampoline.
+	file := imageWith(t, "../../testdata/images/osv-scalibr/escape.tar")
+	_, err := newIndexer(t, nil, image.Limits{}).IndexImage(context.Background(), openImage(t, file, image.Options{}))
+	if !errors.Is(err, image.ErrSymlinkEscape) {
+		t.Errorf("escape.tar: err = %v, want ErrSymlinkEscape", err)
+	}
+
+	// What real images hold must pass: a merged-/usr directory link, library links relative to it,
+	// an alternatives chain, absolute links, and a dangling link.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, l := range [][2]string{
+		{"lib64", "usr/lib64"},
+		{"usr/lib64/ld-linux-x86-64.so.2", "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"},
+		{"usr/lib/x86_64-linux-gnu/libz.so.1", "libz.so.1.2.13"},
+		{"etc/alternatives/editor", "/usr/bin/vim.basic"},
+		{"usr/bin/editor", "/etc/alternatives/editor"},
+		{"usr/bin/vi", "../../lib64/../usr/bin/editor"},
+		{"etc/os-release", "../usr/lib/os-release"},
+		{"usr/share/doc/gone", "/nowhere/at/all"},
+	} {
+		tw.WriteHeader(&tar.Header{Name: l[0], Typeflag: tar.TypeSymlink, Linkname: l[1]})
+	}
+	tw.Close()
+	lt := filepath.Join(t.TempDir(), "links.tar")
+	os.WriteFile(lt, buf.Bytes(), 0o644)
+	file = imageWith(t, lt)
+	if _, err := newIndexer(t, nil, image.Limits{}).IndexImage(context.Background(), openImage(t, file, image.Options{})); err != nil {
+		t.Errorf("ordinary links refused: %v", err)
+	}
+}

@@ -17,7 +17,7 @@ import (
 )
 
 // layerFormat versions the LayerResult encoding; cached results in another format are ignored.
-const layerFormat = 3
+const layerFormat = 4
 
 // LayerResult is what one layer contributed, before layers are stacked: the analysed files and
 // the names that matter for stacking (whiteouts, opaque directories, symlinks). It is what the

@@ -1,8 +1,8 @@
 package indexer
 
 import (
-	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -104,9 +104,27 @@ func (o *overlay) validateSymlinks(maxDepth int) error {
 		}
 		return n, true
 	}
+	// Links cluster in a few directories (lib/x86_64-linux-gnu, etc/alternatives): resolve each
+	// directory once, then each link's target from there, which is what resolving the link's own
+	// path does. With unknown names taken as directories, resolution fails only on hostile links.
+	dirs := map[string]string{".": ""}
 	for _, p := range o.tree.Symlinks() {
-		if _, err := image.Resolve(p, lookup, maxDepth); err != nil && errors.Is(err, image.ErrHostile) {
-			return fmt.Errorf("symlink %s: %w", p, err)
+		dir := path.Dir(p)
+		base, ok := dirs[dir]
+		if !ok {
+			var err error
+			if base, err = image.Resolve(dir, lookup, maxDepth); err != nil {
+				return fmt.Errorf("symlink %s: %w", p, err)
+			}
+			dirs[dir] = base
+		}
+		n, _ := o.tree.Lookup(p)
+		target := n.Target
+		if !strings.HasPrefix(target, "/") {
+			target = base + "/" + target // relative to the resolved directory ("/…" from the root)
+		}
+		if _, err := image.Resolve(target, lookup, maxDepth-1); err != nil {
+			return fmt.Errorf("symlink %s -> %s: %w", p, n.Target, err)
 		}
 	}
 	return nil
