@@ -4,15 +4,18 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -248,3 +251,40 @@ func mustCreate(t *testing.T, p string) *os.File {
 }
 
 func gzipReader(r io.Reader) (io.Reader, error) { return kgzip.NewReader(r) }
+
+// TestRegistryCredentialsFromDockerConfig puts the in-process registry behind basic auth and
+// checks that pulls succeed with credentials from a docker config.json and fail without.
+func TestRegistryCredentialsFromDockerConfig(t *testing.T) {
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ci-bot" || p != "s3cret-Token" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, _ := name.ParseReference(host+"/team/alpine:3.10", name.Insecure)
+	if err := remote.Write(ref, alpineImage(t), remote.WithAuth(&authn.Basic{Username: "ci-bot", Password: "s3cret-Token"})); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials
+	_, err := image.Open(context.Background(), host+"/team/alpine:3.10", image.Options{Insecure: true})
+	if err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+		t.Fatalf("without credentials: err = %v, want an authorization failure", err)
+	}
+
+	cfgDir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("ci-bot:s3cret-Token"))
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	img := open(t, host+"/team/alpine:3.10", image.Options{Insecure: true})
+	if _, err := walkLayer(t, img, 0, image.Limits{}); err != nil {
+		t.Fatalf("with docker config credentials: %v", err)
+	}
+}
