@@ -49,7 +49,7 @@ func (p *Progress) Indexer(ev indexer.Progress) {
 	p.bytes[ev.Layer] = ev.Bytes
 	state := ev.State
 	if state == "reading" {
-		state = "analysing"
+		state = "analyzing" // the layer is being read and analysed in one pass
 	}
 	id := ev.DiffID
 	if len(id) > 19 {
