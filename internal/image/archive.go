@@ -54,6 +54,8 @@ type tarStore struct {
 	f       *os.File
 	members map[string]tarMember
 	maxLink int
+	// expanded is set when f is a temporary copy of a gzipped archive; close removes it.
+	expanded bool
 }
 
 type tarMember struct {
@@ -69,6 +71,7 @@ func openTarStore(ctx context.Context, file, tmpDir string, maxSize int64, maxLi
 	if err != nil {
 		return nil, fmt.Errorf("open image archive: %w", err)
 	}
+	s := &tarStore{f: f, members: map[string]tarMember{}, maxLink: maxLink}
 	var magic [2]byte
 	if _, err := io.ReadFull(f, magic[:]); err == nil && magic == [2]byte{0x1f, 0x8b} {
 		plain, err := gunzipToTemp(ctx, f, tmpDir, maxSize)
@@ -76,15 +79,14 @@ func openTarStore(ctx context.Context, file, tmpDir string, maxSize int64, maxLi
 		if err != nil {
 			return nil, err
 		}
-		f = plain
+		s.f, s.expanded = plain, true
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		s.close()
 		return nil, fmt.Errorf("read image archive: %w", err)
 	}
-	s := &tarStore{f: f, members: map[string]tarMember{}, maxLink: maxLink}
 	if err := s.index(ctx); err != nil {
-		f.Close()
+		s.close()
 		return nil, err
 	}
 	return s, nil
@@ -113,6 +115,7 @@ func gunzipToTemp(ctx context.Context, f *os.File, tmpDir string, maxSize int64)
 	}
 	if err != nil {
 		out.Close()
+		os.Remove(out.Name())
 		return nil, fmt.Errorf("expand image archive: %w", err)
 	}
 	return out, nil
@@ -225,4 +228,12 @@ func (s *tarStore) exists(name string) bool {
 	return err == nil
 }
 
-func (s *tarStore) close() error { return s.f.Close() }
+func (s *tarStore) close() error {
+	err := s.f.Close()
+	if s.expanded {
+		if rerr := os.Remove(s.f.Name()); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}

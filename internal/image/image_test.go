@@ -360,3 +360,33 @@ func TestWalkWhiteouts(t *testing.T) {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }
+
+// TestGzippedArchiveLeavesNothingBehind: a .tar.gz archive is expanded into the temporary
+// directory to be read at random; closing the image (or failing to open it) must remove the copy.
+func TestGzippedArchiveLeavesNothingBehind(t *testing.T) {
+	tmp := t.TempDir()
+	img, err := image.Open(context.Background(), alpineTar, image.Options{TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 1 {
+		t.Fatalf("while open: %d files in the temporary directory, want the one expanded copy", len(left))
+	}
+	img.Close()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("after Close: %d files left in the temporary directory", len(left))
+	}
+
+	data, err := os.ReadFile(alpineTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(t.TempDir(), "truncated.tar.gz")
+	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	if _, err := image.Open(context.Background(), truncated, image.Options{TempDir: tmp}); err == nil {
+		t.Fatal("truncated archive opened")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("after a failed open: %d files left in the temporary directory", len(left))
+	}
+}
