@@ -72,36 +72,29 @@ func (img *Image) Close() error {
 func Open(ctx context.Context, target string, opts Options) (*Image, error) {
 	opts.Limits = opts.Limits.withDefaults()
 	fi, err := os.Stat(target)
+	var st store
 	switch {
 	case err == nil && fi.IsDir():
-		st, err := openDirStore(target)
-		if err != nil {
-			return nil, err
-		}
-		img, err := openFromStore(ctx, st, target, opts)
-		if err != nil {
-			st.close()
-			return nil, err
-		}
-		return img, nil
+		st, err = openDirStore(target)
 	case err == nil:
 		if opts.TempDir == "" {
 			opts.TempDir = os.TempDir()
 		}
-		st, err := openTarStore(ctx, target, opts.TempDir, opts.Limits.MaxImageSize, opts.Limits.MaxSymlinkDepth)
-		if err != nil {
-			return nil, err
-		}
-		img, err := openFromStore(ctx, st, target, opts)
-		if err != nil {
-			st.close()
-			return nil, err
-		}
-		return img, nil
+		st, err = openTarStore(ctx, target, opts.TempDir, opts.Limits.MaxImageSize, opts.Limits.MaxSymlinkDepth)
 	case looksLikePath(target):
 		return nil, err // "stat <path>: no such file or directory"
+	default:
+		return openRemote(ctx, target, opts)
 	}
-	return openRemote(ctx, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	img, err := openFromStore(ctx, st, target, opts)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	return img, nil
 }
 
 // looksLikePath tells a mistyped local path from a registry reference, so a missing file gives
