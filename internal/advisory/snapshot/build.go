@@ -1,0 +1,127 @@
+package snapshot
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/canonjson"
+)
+
+// Build writes a snapshot of advs (which it normalises, de-duplicates by ID and sorts) to path,
+// atomically: a temporary file in the same directory is renamed into place. It returns the
+// snapshot's metadata, digest included.
+func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources []SourceInfo, created time.Time) (Meta, error) {
+	for _, a := range advs {
+		a.Normalize()
+	}
+	advs = advisory.Dedupe(advs)
+	canon := make(map[string][]byte, len(advs))
+	canonical := func(a *advisory.Advisory) ([]byte, error) {
+		b, err := canonjson.Marshal(a)
+		canon[a.ID] = b
+		return b, err
+	}
+	digest, err := ContentDigest(advs, canonical)
+	if err != nil {
+		return Meta{}, fmt.Errorf("build snapshot: %w", err)
+	}
+	index := map[string][]Entry{}
+	aliases := map[string]string{}
+	for _, a := range advs {
+		if err := ctx.Err(); err != nil {
+			return Meta{}, err
+		}
+		for _, al := range a.Aliases {
+			aliases[al] = a.ID
+		}
+		for _, af := range a.Affected {
+			e := Entry{Advisory: a.ID, Package: af.Package, Ranges: af.Ranges, Versions: af.Versions,
+				Status: af.Status, Source: af.Source}
+			if af.Severity != nil {
+				e.Level, e.LevelSource = af.Severity.Level, af.Severity.Source
+			}
+			k := string(indexKey(af.Ecosystem, af.Distro, af.Package))
+			index[k] = append(index[k], e)
+		}
+	}
+	meta := Meta{Format: FormatVersion, Digest: digest, CreatedAt: created.UTC(), Advisories: len(advs),
+		Packages: len(index), Sources: slices.Clone(sources)}
+	slices.SortFunc(meta.Sources, func(a, b SourceInfo) int { return cmp.Compare(a.Name, b.Name) })
+
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
+	if err != nil {
+		return Meta{}, fmt.Errorf("build snapshot: %w", err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName) // a no-op once renamed
+	db, err := bolt.Open(tmpName, 0o644, &bolt.Options{NoSync: true})
+	if err != nil {
+		return Meta{}, fmt.Errorf("build snapshot: %w", err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		put := func(bucket []byte, keys []string, value func(string) []byte) error {
+			b, err := tx.CreateBucket(bucket)
+			if err != nil {
+				return err
+			}
+			b.FillPercent = 1.0 // keys go in sorted order: pack pages full
+			slices.Sort(keys)
+			for _, k := range keys {
+				if err := b.Put([]byte(k), value(k)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		ids := make([]string, 0, len(advs))
+		for _, a := range advs {
+			ids = append(ids, a.ID)
+		}
+		if err := put(bucketAdvisory, ids, func(id string) []byte { return canon[id] }); err != nil {
+			return err
+		}
+		keys := make([]string, 0, len(index))
+		for k, es := range index {
+			slices.SortStableFunc(es, func(a, b Entry) int { return cmp.Compare(a.Advisory, b.Advisory) })
+			keys = append(keys, k)
+		}
+		if err := put(bucketPackage, keys, func(k string) []byte { return encodeEntries(index[k]) }); err != nil {
+			return err
+		}
+		akeys := make([]string, 0, len(aliases))
+		for k := range aliases {
+			akeys = append(akeys, k)
+		}
+		if err := put(bucketAlias, akeys, func(k string) []byte { return []byte(aliases[k]) }); err != nil {
+			return err
+		}
+		mb, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		return put(bucketMeta, []string{string(keyMeta)}, func(string) []byte { return mb })
+	})
+	if err == nil {
+		err = db.Sync()
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmpName, path)
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("build snapshot: %w", err)
+	}
+	return meta, nil
+}

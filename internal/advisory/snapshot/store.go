@@ -1,0 +1,98 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/stellaops/stellaops/internal/advisory"
+)
+
+// ErrNoSnapshot is returned when a store has no published snapshot yet.
+var ErrNoSnapshot = errors.New("no advisory snapshot published")
+
+var digestFile = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Store keeps snapshots in a directory, one file per digest ("<hex>.db"), and a pointer file
+// "current" naming the one scans should use. Publishing writes the new file, then replaces the
+// pointer atomically: scans that already opened a snapshot keep reading theirs.
+type Store struct{ dir string }
+
+// OpenStore returns the store in dir, creating the directory if needed.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("snapshot store: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Publish builds a snapshot of advs and makes it current. If a snapshot with the same digest is
+// already published, only the pointer moves.
+func (st *Store) Publish(ctx context.Context, advs []*advisory.Advisory, sources []SourceInfo, created time.Time) (Meta, error) {
+	tmp := filepath.Join(st.dir, fmt.Sprintf(".build-%d.db", time.Now().UnixNano()))
+	defer os.Remove(tmp)
+	meta, err := Build(ctx, tmp, advs, sources, created)
+	if err != nil {
+		return Meta{}, err
+	}
+	hexd := strings.TrimPrefix(meta.Digest, "sha256:")
+	final := filepath.Join(st.dir, hexd+".db")
+	if _, err := os.Stat(final); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(tmp, final); err != nil {
+			return Meta{}, fmt.Errorf("publish snapshot: %w", err)
+		}
+	}
+	if err := writeAtomic(filepath.Join(st.dir, "current"), []byte(hexd+"\n")); err != nil {
+		return Meta{}, fmt.Errorf("publish snapshot: %w", err)
+	}
+	return meta, nil
+}
+
+// CurrentPath returns the file of the current snapshot, or ErrNoSnapshot.
+func (st *Store) CurrentPath() (string, error) {
+	b, err := os.ReadFile(filepath.Join(st.dir, "current"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", ErrNoSnapshot
+	}
+	if err != nil {
+		return "", fmt.Errorf("snapshot store: %w", err)
+	}
+	hexd := strings.TrimSpace(string(b))
+	if !digestFile.MatchString(hexd) {
+		return "", fmt.Errorf("snapshot store: pointer %q is not a digest", hexd)
+	}
+	return filepath.Join(st.dir, hexd+".db"), nil
+}
+
+// Current opens the current snapshot.
+func (st *Store) Current() (*Snapshot, error) {
+	p, err := st.CurrentPath()
+	if err != nil {
+		return nil, err
+	}
+	return Open(p)
+}
+
+func writeAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+	}
+	return werr
+}
