@@ -55,7 +55,7 @@ func FromOSVEcosystem(s string) (eco inventory.Ecosystem, distro string, ok bool
 	if !known || rest == "" {
 		return "", "", false
 	}
-	release, _, _ := strings.Cut(rest, ":") // "22.04:LTS", "22.04:Pro:…"
+	release, _, _ := strings.Cut(rest, ":")    // "22.04:LTS", "22.04:Pro:…"
 	release = strings.TrimPrefix(release, "v") // Alpine "v3.19"
 	dist := inventory.Distro{ID: d.id, VersionID: release}
 	return d.eco, DistroKey(dist), true
