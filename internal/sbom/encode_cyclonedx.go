@@ -11,15 +11,11 @@ import (
 
 // writeCycloneDX writes a CycloneDX 1.6 BOM, pretty-printed, HTML characters unescaped.
 func (e *encoding) writeCycloneDX(w io.Writer, asXML bool) error {
-	bom := e.cycloneDX()
-	ff := cdx.BOMFileFormatJSON
-	if asXML {
-		ff = cdx.BOMFileFormatXML
-	}
-	return cdx.NewBOMEncoder(w, ff).SetPretty(true).SetEscapeHTML(false).Encode(bom)
+	bom, _ := e.cycloneDX()
+	return WriteCycloneDX(w, bom, asXML)
 }
 
-func (e *encoding) cycloneDX() *cdx.BOM {
+func (e *encoding) cycloneDX() (*cdx.BOM, map[string]string) {
 	bom := &cdx.BOM{
 		JSONSchema:   "http://cyclonedx.org/schema/bom-1.6.schema.json",
 		XMLNS:        "http://cyclonedx.org/schema/bom/1.6",
@@ -56,11 +52,14 @@ func (e *encoding) cycloneDX() *cdx.BOM {
 			Properties: cdxProperties(e.distroProps()),
 		})
 	}
+	refs := make(map[string]string, len(e.inv.Components))
 	for i := range e.inv.Components {
-		comps = append(comps, e.cdxComponent(&e.inv.Components[i], i, seen))
+		c := e.cdxComponent(&e.inv.Components[i], i, seen)
+		refs[e.inv.Components[i].Key()] = c.BOMRef
+		comps = append(comps, c)
 	}
 	bom.Components = &comps
-	return bom
+	return bom, refs
 }
 
 func (e *encoding) cdxComponent(c *inventory.Component, i int, seen map[string]bool) cdx.Component {
@@ -141,4 +140,20 @@ func cdxProperties(ps []prop) *[]cdx.Property {
 		out[i] = cdx.Property{Name: p.name, Value: p.value}
 	}
 	return &out
+}
+
+// CycloneDX builds the CycloneDX 1.6 BOM that Encode writes for inv, for callers that add to it
+// (the scan report adds a vulnerabilities section). refs maps each component's key
+// (inventory.Component.Key) to its bom-ref.
+func CycloneDX(inv *inventory.Inventory, opts EncodeOptions) (bom *cdx.BOM, refs map[string]string) {
+	return newEncoding(inv, opts).cycloneDX()
+}
+
+// WriteCycloneDX encodes bom the way Encode does: pretty-printed, HTML characters unescaped.
+func WriteCycloneDX(w io.Writer, bom *cdx.BOM, asXML bool) error {
+	ff := cdx.BOMFileFormatJSON
+	if asXML {
+		ff = cdx.BOMFileFormatXML
+	}
+	return cdx.NewBOMEncoder(w, ff).SetPretty(true).SetEscapeHTML(false).Encode(bom)
 }
