@@ -14,13 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stellaops/stellaops/internal/analyzer/list"
 	"github.com/stellaops/stellaops/internal/bomindex"
 	"github.com/stellaops/stellaops/internal/buildinfo"
 	"github.com/stellaops/stellaops/internal/cli"
-	"github.com/stellaops/stellaops/internal/image"
-	"github.com/stellaops/stellaops/internal/indexer"
-	"github.com/stellaops/stellaops/internal/layercache"
 	"github.com/stellaops/stellaops/internal/sbom"
 	"github.com/stellaops/stellaops/internal/target"
 )
@@ -30,10 +26,7 @@ var outputFormats = []string{"cyclonedx-json", "cyclonedx-xml", "spdx-json", "sp
 
 type generateFlags struct {
 	format, output, bomIndex string
-	sbomType                 string
-	tag, platform            string
-	insecure                 bool
-	allowSpecial, allowLinks bool
+	input                    inputFlags
 }
 
 func sbomCommand(g *globals) *cobra.Command {
@@ -53,50 +46,20 @@ data directory, so scanning an image whose layers are cached reads no layer agai
 	fl.StringVarP(&f.format, "format", "f", "table", "output format: "+strings.Join(outputFormats, "|"))
 	fl.StringVarP(&f.output, "output", "o", "", "write to FILE instead of standard output")
 	fl.StringVar(&f.bomIndex, "bom-index", "", "also write the bom-index@1 sidecar (layers per component) to FILE")
-	fl.StringVar(&f.sbomType, "sbom-type", "", "read the input as this SBOM type instead of detecting: "+strings.Join(formatNames(), "|"))
-	fl.StringVar(&f.tag, "tag", "", "pick this image from a multi-image archive or OCI layout")
-	fl.StringVar(&f.platform, "platform", "", "pick this platform (os/arch[/variant]) from a multi-platform image (default linux/<host arch>)")
-	fl.BoolVar(&f.insecure, "insecure-registry", false, "allow plain-HTTP registries")
-	fl.BoolVar(&f.allowSpecial, "allow-special-files", false, "skip device nodes and FIFOs in layers instead of refusing the image")
-	fl.BoolVar(&f.allowLinks, "allow-hostile-symlinks", false, "keep symlinks that escape the root or loop instead of refusing the image")
+	f.input.register(fl)
 	cmd.AddCommand(gen)
 	return cmd
-}
-
-func formatNames() []string {
-	var out []string
-	for _, f := range sbom.Formats() {
-		out = append(out, string(f))
-	}
-	return out
 }
 
 func runGenerate(ctx context.Context, g *globals, f *generateFlags, arg string) error {
 	if !slices.Contains(outputFormats, f.format) {
 		return cli.Usagef("unknown --format %q (want %s)", f.format, strings.Join(outputFormats, ", "))
 	}
-	in, err := sbom.ParseFormat(f.sbomType)
-	if err != nil {
-		return cli.Usagef("--sbom-type: %v", err)
-	}
-	tmp := filepath.Join(g.data, "tmp")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	cache, err := layercache.Open(filepath.Join(g.data, "cache", "layers"))
+	opts, progress, err := g.targetOptions(&f.input)
 	if err != nil {
 		return err
 	}
-	progress := cli.NewProgress(g.io.Err)
-	lim := image.Limits{AllowSpecialFiles: f.allowSpecial, AllowHostileSymlinks: f.allowLinks}
-	x := indexer.New(indexer.Config{
-		Analyzers: list.Default(), Cache: cache, Limits: lim, TempDir: tmp,
-		Progress: progress.Indexer, Logger: g.log,
-	})
-	res, err := target.Inventory(ctx, arg, target.Options{
-		Indexer: x, Decoder: sbom.NewDecoder(sbom.DefaultConfig()), SBOMFormat: in,
-		Image: image.Options{Tag: f.tag, Platform: f.platform, TempDir: tmp, Limits: lim, Insecure: f.insecure},
-	})
+	res, err := target.Inventory(ctx, arg, opts)
 	progress.Done()
 	if err != nil {
 		return err
