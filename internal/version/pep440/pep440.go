@@ -1,0 +1,120 @@
+// Package pep440 parses and compares Python package versions: PEP 440 (epochs "1!", release
+// segments, a/b/rc pre-releases and their spellings, .postN and implicit "-N" post-releases,
+// .devN, "+local" versions) via github.com/aquasecurity/go-pep440-version (Apache-2.0, the library
+// Trivy uses), which passes every PEP 440 vector we hold, including packaging's own sorted list.
+//
+// Strings that are not PEP 440 are parsed as packaging's LegacyVersion (packaging < 22, still the
+// order of many PyPI releases and advisories): they sort before every PEP 440 version and among
+// themselves by packaging's legacy key, which we implement here (the library has none). Version
+// reports which one it is. The package must not know about specifiers or requirements files.
+package pep440
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	pep440 "github.com/aquasecurity/go-pep440-version"
+
+	"github.com/stellaops/stellaops/internal/version/internal/vererr"
+)
+
+// Name is the scheme name.
+const Name = "pypi"
+
+// Version is a parsed Python version. The zero value is not a valid version.
+type Version struct {
+	s      string
+	v      *pep440.Version // nil for a legacy version
+	legacy []string        // packaging's legacy comparison key
+}
+
+// Parse parses a PEP 440 version, or else a legacy version. Errors (empty, too long, white space
+// or control characters) wrap vererr.ErrInvalid (version.ErrInvalid).
+func Parse(s string) (Version, error) {
+	if err := vererr.CheckLen(Name, s, vererr.MaxLen); err != nil {
+		return Version{}, err
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return Version{}, vererr.New(Name, s, "white space or control character")
+		}
+	}
+	if v, err := pep440.Parse(s); err == nil {
+		return Version{s: s, v: &v}, nil
+	}
+	return Version{s: s, legacy: legacyKey(s)}, nil
+}
+
+// IsLegacy reports whether v is not a PEP 440 version.
+func (v Version) IsLegacy() bool { return v.v == nil }
+
+// Compare returns -1, 0 or +1 as v sorts before, equal to or after o. Legacy versions sort before
+// all PEP 440 versions.
+func (v Version) Compare(o Version) int {
+	switch {
+	case v.v != nil && o.v != nil:
+		return v.v.Compare(*o.v)
+	case v.v != nil:
+		return 1
+	case o.v != nil:
+		return -1
+	}
+	return slices.Compare(v.legacy, o.legacy)
+}
+
+// String returns the version as given to Parse.
+func (v Version) String() string { return v.s }
+
+var legacyPart = regexp.MustCompile(`\d+|[a-z]+|\.|-`)
+
+var legacyReplace = map[string]string{"pre": "c", "preview": "c", "-": "final-", "rc": "c", "dev": "@"}
+
+// legacyKey is packaging's _legacy_cmpkey without its constant epoch of -1.
+func legacyKey(s string) []string {
+	s = strings.ToLower(s)
+	var raw []string
+	last := 0
+	for _, m := range legacyPart.FindAllStringIndex(s, -1) {
+		if m[0] > last {
+			raw = append(raw, s[last:m[0]])
+		}
+		raw = append(raw, s[m[0]:m[1]])
+		last = m[1]
+	}
+	if last < len(s) {
+		raw = append(raw, s[last:])
+	}
+	var parts []string
+	add := func(part string) {
+		if strings.HasPrefix(part, "*") {
+			if part < "*final" {
+				for len(parts) > 0 && parts[len(parts)-1] == "*final-" {
+					parts = parts[:len(parts)-1]
+				}
+			}
+			for len(parts) > 0 && parts[len(parts)-1] == "00000000" {
+				parts = parts[:len(parts)-1]
+			}
+		}
+		parts = append(parts, part)
+	}
+	for _, part := range raw {
+		if r, ok := legacyReplace[part]; ok {
+			part = r
+		}
+		if part == "" || part == "." {
+			continue
+		}
+		if part[0] >= '0' && part[0] <= '9' {
+			if len(part) < 8 {
+				part = strings.Repeat("0", 8-len(part)) + part
+			}
+			add(part)
+		} else {
+			add("*" + part)
+		}
+	}
+	add("*final")
+	return parts
+}
