@@ -9,6 +9,7 @@ package bundled
 import (
 	"embed"
 	"io/fs"
+	"time"
 )
 
 //go:embed osv
@@ -31,3 +32,7 @@ func OSV() fs.FS {
 	}
 	return sub
 }
+
+// CollectedAt is when the bundled data was collected; snapshots built from it carry this time,
+// so results are reproducible wherever they are computed.
+var CollectedAt = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)

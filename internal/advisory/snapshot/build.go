@@ -43,6 +43,9 @@ func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources 
 		for _, al := range a.Aliases {
 			aliases[al] = a.ID
 		}
+		if !a.Withdrawn.IsZero() {
+			continue // kept for lookups by ID, never matched: the source retracted it
+		}
 		for _, af := range a.Affected {
 			e := Entry{Advisory: a.ID, Package: af.Package, Ranges: af.Ranges, Versions: af.Versions,
 				Status: af.Status, Source: af.Source}

@@ -4,6 +4,8 @@
 // alias index. Its digest — sha256 over the advisories' RFC 8785 JSON in ID order — names the file
 // and goes into every scan result, so a report can be replayed against the same data.
 //
+// Withdrawn advisories stay readable by ID but are not indexed, so they never match.
+//
 // Opening is a memory map and a metadata read; lookups decode only the entries of one package.
 // The package never changes a published snapshot; publishing a new one swaps a pointer file.
 package snapshot

@@ -1,0 +1,181 @@
+package stellaopscli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/stellaops/internal/advisory/snapshot"
+	"github.com/stellaops/stellaops/internal/buildinfo"
+	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/internal/match"
+	"github.com/stellaops/stellaops/internal/report"
+	"github.com/stellaops/stellaops/internal/scan"
+)
+
+type scanRunFlags struct {
+	target, runner, entry string
+	format, output        string
+	resultsDir            string
+	cpe                   bool
+	input                 inputFlags
+}
+
+func scanCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "scan", Short: "Run scans and manage their results"}
+	var f scanRunFlags
+	run := &cobra.Command{
+		Use:   "run --target <image.tar | oci-dir | registry-ref | rootfs-dir | sbom> [--runner self] [-- scanner-args...]",
+		Short: "Execute the scanner against a target, writing results into ResultsDirectory",
+		Long: `Execute the scanner against a target and write the result into ResultsDirectory, with a
+scan-run-*.json metadata envelope (runner, arguments, timing). The self runner scans in process
+against the advisory snapshot in the data directory; on first use it builds that snapshot from the
+advisory data bundled with StellaOps (OSV records for Go, PyPI, crates.io, AlmaLinux and CPython).`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd.Context(), g, &f, args) },
+	}
+	fl := run.Flags()
+	fl.StringVar(&f.target, "target", "", "what to scan: image archive, OCI layout, registry reference, directory or SBOM (required)")
+	fl.StringVar(&f.runner, "runner", "self", "scanner runner: docker|dotnet|self")
+	fl.StringVar(&f.entry, "entry", "", "scanner image or entrypoint for the docker and dotnet runners")
+	fl.StringVarP(&f.format, "format", "f", "table", "output format: "+strings.Join(report.Formats, "|"))
+	fl.StringVarP(&f.output, "output", "o", "", "write the formatted result to FILE instead of standard output")
+	fl.StringVar(&f.resultsDir, "results-dir", "results", "ResultsDirectory: where result artefacts and scan-run metadata go")
+	fl.BoolVar(&f.cpe, "cpe", false, "also match components that have no ecosystem by their CPEs")
+	f.input.register(fl)
+	cmd.AddCommand(run)
+	return cmd
+}
+
+// runMetadata is the scan-run-*.json envelope: what ran, how, how long, and where the artefact is.
+type runMetadata struct {
+	SchemaVersion string         `json:"schemaVersion"`
+	Runner        string         `json:"runner"`
+	Arguments     []string       `json:"arguments"`
+	Target        string         `json:"target"`
+	StartedAt     time.Time      `json:"startedAt"`
+	FinishedAt    time.Time      `json:"finishedAt"`
+	DurationMs    int64          `json:"durationMs"`
+	ExitCode      int            `json:"exitCode"`
+	Error         string         `json:"error,omitempty"`
+	Artefact      *artefactRef   `json:"artefact,omitempty"`
+	Snapshot      string         `json:"snapshot,omitempty"`
+	Summary       *match.Summary `json:"summary,omitempty"`
+	Tool          string         `json:"tool"`
+}
+
+type artefactRef struct {
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
+	Bytes  int    `json:"bytes"`
+}
+
+func runScan(ctx context.Context, g *globals, f *scanRunFlags, extra []string) error {
+	if f.target == "" {
+		return cli.Usagef("--target is required")
+	}
+	if !report.Known(f.format) {
+		return cli.Usagef("unknown --format %q (want %s)", f.format, strings.Join(report.Formats, ", "))
+	}
+	if f.runner != "self" {
+		// The container and .NET runners arrive with the scanner download command.
+		return cli.Usagef("--runner %s is not available in this build; use --runner self", f.runner)
+	}
+	now := clock(g.env)
+	meta := &runMetadata{SchemaVersion: "stellaops.scan-run/v1", Runner: f.runner, Target: f.target,
+		Arguments: append([]string{"--target", f.target}, extra...), StartedAt: now(), Tool: "stellaops-cli " + buildinfo.Get().Version}
+	start := time.Now()
+	res, err := g.scanSelf(ctx, f)
+	meta.DurationMs = time.Since(start).Milliseconds()
+	meta.FinishedAt = meta.StartedAt.Add(time.Duration(meta.DurationMs) * time.Millisecond)
+	if err != nil {
+		meta.ExitCode, meta.Error = cli.ExitFailure, err.Error()
+		if werr := writeRunFiles(f.resultsDir, meta, nil); werr != nil {
+			g.log.WarnContext(ctx, "could not record the failed run", "error", werr)
+		}
+		return err
+	}
+	meta.Snapshot, meta.Summary = res.Snapshot.Digest, &res.Summary
+	var art bytes.Buffer
+	if err := report.Write(&art, res, "json", report.Options{ToolVersion: buildinfo.Get().Version}); err != nil {
+		return err
+	}
+	if err := writeRunFiles(f.resultsDir, meta, art.Bytes()); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := report.Write(&out, res, f.format, report.Options{ToolVersion: buildinfo.Get().Version}); err != nil {
+		return err
+	}
+	return writeOutput(g.io.Out, f.output, out.Bytes())
+}
+
+// scanSelf scans in process against the data directory's current snapshot.
+func (g *globals) scanSelf(ctx context.Context, f *scanRunFlags) (*scan.Result, error) {
+	st, err := snapshot.OpenStore(filepath.Join(g.data, "snapshots"))
+	if err != nil {
+		return nil, err
+	}
+	snap, seeded, err := scan.EnsureSnapshot(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("advisory snapshot: %w", err)
+	}
+	defer snap.Close()
+	if seeded {
+		fmt.Fprintf(g.io.Err, "Built the advisory snapshot %s from the bundled data.\n", snap.Digest())
+	}
+	opts, progress, err := g.targetOptions(&f.input)
+	if err != nil {
+		return nil, err
+	}
+	res, err := scan.Run(ctx, f.target, snap, opts, match.Config{CPE: f.cpe})
+	progress.Done()
+	return res, err
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// writeRunFiles writes the artefact (if any) and the scan-run metadata into dir, named by the
+// start time and the target, never overwriting an earlier run.
+func writeRunFiles(dir string, meta *runMetadata, artefact []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	stamp := meta.StartedAt.UTC().Format("20060102T150405Z")
+	slug := strings.Trim(unsafeName.ReplaceAllString(filepath.Base(meta.Target), "-"), "-.")
+	if len(slug) > 64 {
+		slug = slug[:64]
+	}
+	base := "scan-" + stamp + "-" + slug
+	for n := 2; exists(filepath.Join(dir, base+".json")) || exists(filepath.Join(dir, "scan-run-"+strings.TrimPrefix(base, "scan-")+".json")); n++ {
+		base = fmt.Sprintf("scan-%s-%s-%d", stamp, slug, n)
+	}
+	if artefact != nil {
+		p := filepath.Join(dir, base+".json")
+		if err := writeOutput(nil, p, artefact); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(artefact)
+		meta.Artefact = &artefactRef{Path: p, Digest: "sha256:" + hex.EncodeToString(sum[:]), Bytes: len(artefact)}
+	}
+	b, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeOutput(nil, filepath.Join(dir, "scan-run-"+strings.TrimPrefix(base, "scan-")+".json"), append(b, '\n'))
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
