@@ -3,18 +3,17 @@
 // non-digit runs (where '~' sorts before everything, even the end of the string, and letters sort
 // before other characters) and digit runs compared numerically.
 //
-// The comparison is delegated to github.com/knqyf263/go-deb-version (MIT, the library Trivy uses),
-// which passes every Debian vector in internal/version/testdata. That library is more lenient than
-// dpkg when parsing (it accepts '_', non-ASCII letters and an empty revision) and compares digit
-// runs as machine integers, so Parse first checks the input against dpkg's own rules
-// (lib/dpkg/parsehelp.c parseversion) and bounds digit runs to 18 digits, where the library is
-// exact. The package must not know about distributions or advisories.
+// It is our own implementation of dpkg's verrevcmp and parseversion (lib/dpkg/version.c and
+// parsehelp.c, read as the specification). github.com/knqyf263/go-deb-version (the library Trivy
+// uses) passes every Debian vector too, and was our first choice, but it runs regular expressions
+// on every comparison (about 6.5 µs each: 5,000 installed versions against three ranges took
+// 40 ms of the matcher's 50 ms budget), compares digit runs as machine integers (wrong past 19
+// digits) and accepts versions dpkg rejects ('_', non-ASCII letters, an empty revision). The
+// package must not know about distributions or advisories.
 package deb
 
 import (
 	"strings"
-
-	debversion "github.com/knqyf263/go-deb-version"
 
 	"github.com/stellaops/stellaops/internal/version/internal/digits"
 	"github.com/stellaops/stellaops/internal/version/internal/vererr"
@@ -23,13 +22,11 @@ import (
 // Name is the scheme name.
 const Name = "deb"
 
-// maxDigitRun is the longest run of digits the underlying comparison handles exactly.
-const maxDigitRun = 18
-
 // Version is a parsed Debian version. The zero value is not a valid version.
 type Version struct {
-	s string
-	v debversion.Version
+	s                  string
+	epoch              string // digits ("" when absent)
+	upstream, revision string
 }
 
 // Parse parses a Debian version. Surrounding white space is not allowed. Errors wrap
@@ -38,32 +35,27 @@ func Parse(s string) (Version, error) {
 	if err := vererr.CheckLen(Name, s, vererr.MaxLen); err != nil {
 		return Version{}, err
 	}
-	if err := validate(s); err != nil {
-		return Version{}, err
-	}
-	v, err := debversion.NewVersion(s)
-	if err != nil {
-		return Version{}, vererr.New(Name, s, err.Error())
-	}
-	return Version{s: s, v: v}, nil
+	return parse(s)
 }
 
 // validate applies dpkg's parseversion rules: an optional all-digit epoch before the first ':',
 // a non-empty upstream starting with a digit, made of ASCII alphanumerics and ".+~-:" (':' only
 // with an epoch, '-' only with a revision), and a non-empty revision (after the last '-') made of
 // ASCII alphanumerics and ".+~".
-func validate(s string) error {
+func parse(s string) (Version, error) {
+	v := Version{s: s}
 	rest := s
 	hasEpoch := false
 	if i := strings.IndexByte(s, ':'); i >= 0 {
 		epoch := s[:i]
 		if !digits.IsDigits(epoch) {
-			return vererr.New(Name, s, "epoch is not a number")
+			return Version{}, vererr.New(Name, s, "epoch is not a number")
 		}
 		if len(digits.TrimZeros(epoch)) > 9 {
-			return vererr.New(Name, s, "epoch is too big")
+			return Version{}, vererr.New(Name, s, "epoch is too big")
 		}
 		hasEpoch = true
+		v.epoch = epoch
 		rest = s[i+1:]
 	}
 	upstream, revision, hasRevision := rest, "", false
@@ -71,35 +63,28 @@ func validate(s string) error {
 		upstream, revision, hasRevision = rest[:i], rest[i+1:], true
 	}
 	if upstream == "" {
-		return vererr.New(Name, s, "empty upstream version")
+		return Version{}, vererr.New(Name, s, "empty upstream version")
 	}
 	if !digits.IsDigit(upstream[0]) {
-		return vererr.New(Name, s, "upstream version does not start with a digit")
+		return Version{}, vererr.New(Name, s, "upstream version does not start with a digit")
 	}
 	if hasRevision && revision == "" {
-		return vererr.New(Name, s, "empty revision")
+		return Version{}, vererr.New(Name, s, "empty revision")
 	}
 	if !allowed(upstream, ".+~-:", hasEpoch) || !allowed(revision, ".+~", false) {
-		return vererr.New(Name, s, "invalid character")
+		return Version{}, vererr.New(Name, s, "invalid character")
 	}
-	return nil
+	v.upstream, v.revision = upstream, revision
+	return v, nil
 }
 
 // allowed reports whether s has only ASCII alphanumerics and the extra bytes, has no ':' unless
-// colon is set, and has no digit run longer than maxDigitRun.
+// colon is set.
 func allowed(s, extra string, colon bool) bool {
-	run := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if digits.IsDigit(c) {
-			run++
-			if run > maxDigitRun && len(digits.TrimZeros(s[i-run+1:i+1])) > maxDigitRun {
-				return false
-			}
-			continue
-		}
-		run = 0
 		switch {
+		case digits.IsDigit(c):
 		case digits.IsAlpha(c):
 		case c == ':' && !colon:
 			return false
@@ -112,17 +97,65 @@ func allowed(s, extra string, colon bool) bool {
 
 // Compare returns -1, 0 or +1 as v sorts before, equal to or after o in dpkg order.
 func (v Version) Compare(o Version) int {
-	return digits.Sign(v.v.Compare(o.v))
+	if c := digits.Compare(v.epoch, o.epoch); c != 0 {
+		return c
+	}
+	if c := verrevcmp(v.upstream, o.upstream); c != 0 {
+		return c
+	}
+	return verrevcmp(v.revision, o.revision)
+}
+
+// order is dpkg's character order for non-digit runs: '~' first, then the end of the string and
+// digits, then letters, then everything else.
+func order(s string, i int) int {
+	if i >= len(s) {
+		return 0
+	}
+	c := s[i]
+	switch {
+	case digits.IsDigit(c):
+		return 0
+	case digits.IsAlpha(c):
+		return int(c)
+	case c == '~':
+		return -1
+	}
+	return int(c) + 256
+}
+
+// verrevcmp is dpkg's comparison of an upstream version or a revision.
+func verrevcmp(a, b string) int {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		for (i < len(a) && !digits.IsDigit(a[i])) || (j < len(b) && !digits.IsDigit(b[j])) {
+			if ac, bc := order(a, i), order(b, j); ac != bc {
+				return digits.Sign(ac - bc)
+			}
+			i, j = i+1, j+1
+		}
+		si, sj := i, j
+		for i < len(a) && digits.IsDigit(a[i]) {
+			i++
+		}
+		for j < len(b) && digits.IsDigit(b[j]) {
+			j++
+		}
+		if c := digits.Compare(a[si:i], b[sj:j]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // String returns the version as given to Parse.
 func (v Version) String() string { return v.s }
 
-// Epoch returns the epoch (0 when absent).
-func (v Version) Epoch() int { return v.v.Epoch() }
+// Epoch returns the epoch as written ("" when absent).
+func (v Version) Epoch() string { return v.epoch }
 
 // Upstream returns the upstream version.
-func (v Version) Upstream() string { return v.v.Version() }
+func (v Version) Upstream() string { return v.upstream }
 
 // Revision returns the Debian revision ("" when absent).
-func (v Version) Revision() string { return v.v.Revision() }
+func (v Version) Revision() string { return v.revision }

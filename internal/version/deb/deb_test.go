@@ -62,6 +62,7 @@ func TestTraps(t *testing.T) {
 		{"3.0.11-1~deb12u2", -1, "3.0.11-1"},
 		{"1.2.3-1ubuntu0.22.04.1", -1, "1.2.3-1ubuntu0.22.04.2"},
 		{"000000000000000000000000001.0", 0, "1.0"},
+		{"1.99999999999999999999999", -1, "1.100000000000000000000000"}, // digit runs of any length
 	} {
 		got, err := cmp(tc.a, tc.b)
 		if err != nil {
@@ -77,13 +78,13 @@ func TestInvalid(t *testing.T) {
 	for _, s := range []string{
 		"", "a1.0", "1.0-", ":1.0", "a:1.0", "1:", "1.0_1", "1.0 ", " 1.0", "1.0-1_2", "1:2:3-a_b",
 		"1.0@", "1.ä", "1:1.0-", "-1", "1.0-1:2", "12345678901:1.0",
-		"1." + strings.Repeat("9", 19), strings.Repeat("1", 2000),
+		strings.Repeat("1", 2000),
 	} {
 		if _, err := deb.Parse(s); !errors.Is(err, vererr.ErrInvalid) {
 			t.Errorf("Parse(%q) error = %v, want ErrInvalid", s, err)
 		}
 	}
-	for _, s := range []string{"1:2:3", "1.0-1-2", "0", "1.0+dfsg-1~exp1", "1:0", "1." + strings.Repeat("0", 40) + "9"} {
+	for _, s := range []string{"1:2:3", "1.0-1-2", "0", "1.0+dfsg-1~exp1", "1:0", "1." + strings.Repeat("0", 40) + "9", "1." + strings.Repeat("9", 40)} {
 		if _, err := deb.Parse(s); err != nil {
 			t.Errorf("Parse(%q): %v", s, err)
 		}
