@@ -6,7 +6,11 @@
 // Strings that are not PEP 440 are parsed as packaging's LegacyVersion (packaging < 22, still the
 // order of many PyPI releases and advisories): they sort before every PEP 440 version and among
 // themselves by packaging's legacy key, which we implement here (the library has none). Version
-// reports which one it is. The package must not know about specifiers or requirements files.
+// reports which one it is. Plain releases ("2.31.0", most installed versions) are compared by our
+// own code, and a plain release against any other PEP 440 version through that version's release
+// and its order against it, both computed once at Parse: the library's Compare formats both
+// versions on every call, which alone would take the matcher past its time budget. The package
+// must not know about specifiers or requirements files.
 package pep440
 
 import (
