@@ -3,6 +3,7 @@ package stellaopscli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -139,5 +140,106 @@ func TestGenerateErrors(t *testing.T) {
 				t.Errorf("a failed run left %s behind", out)
 			}
 		})
+	}
+}
+
+// TestScanRun scans the real postgres-stretch SBOM with the bundled advisories: the first run seeds
+// the snapshot from the bundled data; results and scan-run metadata land in the results directory.
+func TestScanRun(t *testing.T) {
+	data, results := t.TempDir(), t.TempDir()
+	sbomFile := "../../report/testdata/postgres-stretch.cdx.xml.gz"
+	code, out, stderr := run(t, data, "scan", "run", "--target", sbomFile, "--results-dir", results, "-f", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "Built the advisory snapshot") {
+		t.Errorf("first run did not say it built the snapshot: %q", stderr)
+	}
+	var res struct {
+		Snapshot struct{ Digest string } `json:"snapshot"`
+		Findings []struct {
+			ID      string   `json:"id"`
+			Aliases []string `json:"aliases"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 13 || !strings.HasPrefix(res.Snapshot.Digest, "sha256:") {
+		t.Fatalf("findings = %d, snapshot %q", len(res.Findings), res.Snapshot.Digest)
+	}
+	files, _ := filepath.Glob(filepath.Join(results, "*.json"))
+	if len(files) != 2 {
+		t.Fatalf("results dir holds %v", files)
+	}
+	var meta struct {
+		Runner   string `json:"runner"`
+		ExitCode int    `json:"exitCode"`
+		Artefact struct {
+			Path, Digest string
+		} `json:"artefact"`
+		Summary map[string]int `json:"summary"`
+	}
+	b, _ := os.ReadFile(filepath.Join(results, filepath.Base(files[1])))
+	if !strings.HasPrefix(filepath.Base(files[1]), "scan-run-") {
+		b, _ = os.ReadFile(files[0])
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta.Runner != "self" || meta.ExitCode != 0 || meta.Summary["Unknown"] != 13 || !strings.HasPrefix(meta.Artefact.Digest, "sha256:") {
+		t.Errorf("metadata = %+v", meta)
+	}
+	art, err := os.ReadFile(meta.Artefact.Path)
+	if err != nil || !strings.Contains(string(art), `"schemaVersion": "stellaops.scan-result/v1"`) {
+		t.Errorf("artefact %s: %v", meta.Artefact.Path, err)
+	}
+
+	// Second run: snapshot reused, SARIF to a file, another pair of result files.
+	sarif := filepath.Join(t.TempDir(), "out.sarif")
+	code, _, stderr = run(t, data, "scan", "run", "--target", sbomFile, "--results-dir", results, "-f", "sarif", "-o", sarif)
+	if code != 0 || strings.Contains(stderr, "Built the advisory snapshot") {
+		t.Fatalf("second run: exit %d, %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(sarif); !strings.Contains(string(b), `"version": "2.1.0"`) {
+		t.Error("SARIF output missing")
+	}
+	if files, _ := filepath.Glob(filepath.Join(results, "*.json")); len(files) != 4 {
+		t.Errorf("after two runs results dir holds %d files, want 4", len(files))
+	}
+
+	// The image target works the same way, and finds nothing in alpine 3.10 (no Alpine data bundled).
+	code, out, stderr = run(t, data, "scan", "run", "--target", alpine, "--results-dir", results)
+	if code != 0 || !strings.Contains(out, "No known vulnerabilities.") || !strings.Contains(out, "Components: 14") {
+		t.Errorf("alpine: exit %d, %s %s", code, out, stderr)
+	}
+}
+
+func TestScanRunErrors(t *testing.T) {
+	cases := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"scan", "run"}, 2, "--target is required"},
+		{[]string{"scan", "run", "--target", alpine, "-f", "html"}, 2, `unknown --format "html"`},
+		{[]string{"scan", "run", "--target", alpine, "--runner", "docker"}, 2, "--runner docker is not available"},
+	}
+	for _, c := range cases {
+		code, _, stderr := run(t, t.TempDir(), c.args...)
+		if code != c.code || !strings.Contains(stderr, c.stderr) {
+			t.Errorf("%v: exit %d, %q; want %d containing %q", c.args, code, stderr, c.code, c.stderr)
+		}
+	}
+	// A failed scan still records its run.
+	results := t.TempDir()
+	code, _, stderr := run(t, t.TempDir(), "scan", "run", "--target", "./missing.tar", "--results-dir", results)
+	files, _ := filepath.Glob(filepath.Join(results, "scan-run-*.json"))
+	if code != 1 || len(files) != 1 {
+		t.Fatalf("exit %d (%s), run files %v", code, stderr, files)
+	}
+	b, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(b), `"exitCode": 1`) || !strings.Contains(string(b), "no such file") {
+		t.Errorf("failed run metadata: %s", b)
 	}
 }
