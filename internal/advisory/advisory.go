@@ -116,6 +116,24 @@ type Advisory struct {
 	Sources        []Provenance `json:"sources"`
 }
 
+// PrimaryURL picks the advisory's own page: an ADVISORY reference, else a WEB one, else the first.
+func (a *Advisory) PrimaryURL() string {
+	best, rank := "", 3
+	for _, r := range a.References {
+		k := 2
+		switch r.Type {
+		case "ADVISORY":
+			k = 0
+		case "WEB":
+			k = 1
+		}
+		if k < rank {
+			best, rank = r.URL, k
+		}
+	}
+	return best
+}
+
 // IDs returns the advisory's identifier followed by its aliases.
 func (a *Advisory) IDs() []string { return append([]string{a.ID}, a.Aliases...) }
 

@@ -23,27 +23,36 @@ import (
 	"github.com/stellaops/stellaops/internal/target"
 )
 
-// bundledSnapshot builds the snapshot of the bundled OSV data once per test binary.
-var bundledSnapshot = sync.OnceValues(func() (*snapshot.Snapshot, error) {
+// bundled is the snapshot of the bundled OSV data, built once per test binary.
+type bundledFixture struct {
+	snap *snapshot.Snapshot
+	path string
+}
+
+var bundledSnapshot = sync.OnceValues(func() (bundledFixture, error) {
 	dir, err := os.MkdirTemp("", "stellaops-match-test-*")
 	if err != nil {
-		return nil, err
+		return bundledFixture{}, err
 	}
 	st, err := snapshot.OpenStore(dir)
 	if err != nil {
-		return nil, err
+		return bundledFixture{}, err
 	}
 	s, _, err := scan.EnsureSnapshot(context.Background(), st)
-	return s, err
+	if err != nil {
+		return bundledFixture{}, err
+	}
+	p, err := st.CurrentPath()
+	return bundledFixture{s, p}, err
 })
 
 func fullSnapshot(t testing.TB) *snapshot.Snapshot {
 	t.Helper()
-	s, err := bundledSnapshot()
+	b, err := bundledSnapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return b.snap
 }
 
 // golden is osv-scanner 2.4.0's offline result on one corpus input (bench/osv-goldens.sh).

@@ -69,7 +69,7 @@ func semverForm(eco inventory.Ecosystem, v string) string {
 }
 
 // evaluate applies OSV semantics to one entry: a version is affected if the entry lists it
-// explicitly, or if any SEMVER/ECOSYSTEM range contains it. Within a range, events are sorted by
+// (exactly) in its versions, or if any SEMVER/ECOSYSTEM range contains it. Within a range, events are sorted by
 // version ("0" first) and walked: introduced opens, fixed closes at the fixed version,
 // last_affected closes after it; a limit bounds the range from above. A distro status other than
 // fixed/affected decides alone.
@@ -80,22 +80,15 @@ func evaluate(ss schemes, eco inventory.Ecosystem, installed string, e *snapshot
 		return out
 	case advisory.StatusWillNotFix, advisory.StatusFixDeferred, advisory.StatusEndOfLife,
 		advisory.StatusUnderInvestigation, advisory.StatusAffected:
-		if len(e.Ranges) == 0 && len(e.Versions) == 0 {
+		if len(e.Ranges) == 0 && !e.HasAnyVersion() {
 			out.affected = true
 			return out
 		}
 	}
-	if es, ok := schemeFor(eco); ok && len(e.Versions) > 0 {
-		p := ss.get(es)
-		if iv, ok := p.parse(installed); ok {
-			for _, s := range e.Versions {
-				if v, ok := p.parse(s); ok && v.Compare(iv) == 0 {
-					out.affected = true
-				}
-			}
-		} else if slices.Contains(e.Versions, installed) {
-			out.affected = true
-		}
+	// OSV's versions field lists exact version strings (the ranges carry the semantics), and
+	// osv-scanner compares them exactly; so do we.
+	if e.HasVersion(installed) {
+		out.affected = true
 	}
 	for i := range e.Ranges {
 		r := &e.Ranges[i]
@@ -112,9 +105,19 @@ func evaluate(ss schemes, eco inventory.Ecosystem, installed string, e *snapshot
 		if !ok {
 			continue
 		}
-		in, fixed := inRange(p, iv, r.Events)
-		out.affected = out.affected || in
-		out.fixed = append(out.fixed, fixed...)
+		if inRange(p, iv, r.Events) {
+			out.affected = true
+		}
+	}
+	if !out.affected {
+		return out // fixed versions are only gathered for matches
+	}
+	for _, r := range e.Ranges {
+		for _, ev := range r.Events {
+			if ev.Fixed != "" {
+				out.fixed = append(out.fixed, ev.Fixed)
+			}
+		}
 	}
 	out.fixed, out.next = sortFixed(ss, eco, installed, e.Ranges, out.fixed)
 	return out
@@ -126,10 +129,23 @@ type event struct {
 	raw  string
 }
 
-// inRange walks one range's events. It returns whether iv is inside and the fixed versions seen.
-func inRange(p *parsed, iv version.Version, events []advisory.Event) (bool, []string) {
+// inRange reports whether iv lies inside one range.
+func inRange(p *parsed, iv version.Version, events []advisory.Event) bool {
+	// Nearly every range is "introduced X (or 0), fixed Y": decide it without sorting.
+	if len(events) == 2 && events[0].Introduced != "" && events[1].Fixed != "" {
+		fixed, ok := p.parse(events[1].Fixed)
+		if !ok {
+			return events[0].Introduced == "0" || p.atLeast(iv, events[0].Introduced)
+		}
+		if events[0].Introduced == "0" {
+			return iv.Compare(fixed) < 0
+		}
+		intro, ok := p.parse(events[0].Introduced)
+		if ok && intro.Compare(fixed) <= 0 {
+			return iv.Compare(intro) >= 0 && iv.Compare(fixed) < 0
+		}
+	}
 	evs := make([]event, 0, len(events))
-	var fixed []string
 	var limits []version.Version
 	for _, e := range events {
 		var ev event
@@ -140,7 +156,6 @@ func inRange(p *parsed, iv version.Version, events []advisory.Event) (bool, []st
 			ev = event{kind: 1, raw: e.LastAffected}
 		case e.Fixed != "":
 			ev = event{kind: 2, raw: e.Fixed}
-			fixed = append(fixed, e.Fixed)
 		case e.Limit != "":
 			ev = event{kind: 3, raw: e.Limit}
 		}
@@ -197,7 +212,13 @@ func inRange(p *parsed, iv version.Version, events []advisory.Event) (bool, []st
 		}
 		affected = below
 	}
-	return affected, fixed
+	return affected
+}
+
+// atLeast reports iv >= s; an unparsable s counts as satisfied (the bound is ignored).
+func (p *parsed) atLeast(iv version.Version, s string) bool {
+	v, ok := p.parse(s)
+	return !ok || iv.Compare(v) >= 0
 }
 
 // sortFixed orders fixed versions ascending (unparsable ones last, as written) and picks the

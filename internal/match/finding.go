@@ -1,59 +1,62 @@
 package match
 
 import (
-	"cmp"
-	"slices"
-
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
 	"github.com/stellaops/stellaops/internal/inventory"
 )
 
-// advisory returns the advisory, read once per scan.
-func (m *matcher) advisory(id string) (*advisory.Advisory, error) {
-	if a, ok := m.advs[id]; ok {
+// summary is an advisory's summary with its CVSS ratings picked out, read once per scan.
+type summary struct {
+	*snapshot.Summary
+	cvss []advisory.Severity
+}
+
+func (m *matcher) summary(id string) (*summary, error) {
+	if a, ok := m.sums[id]; ok {
 		return a, nil
 	}
-	a, err := m.src.Advisory(id)
+	s, err := m.src.Summary(id)
 	if err != nil {
 		return nil, err
 	}
-	m.advs[id] = a
+	a := &summary{Summary: s}
+	for _, sev := range s.Severities {
+		if sev.Type != "" {
+			a.cvss = append(a.cvss, sev)
+		}
+	}
+	m.sums[id] = a
 	return a, nil
 }
 
-func (m *matcher) finding(c *inventory.Component, t target, e *snapshot.Entry, v verdict) (Finding, error) {
-	a, err := m.advisory(e.Advisory)
+func (m *matcher) finding(ref ComponentRef, key, layer string, t target, e *snapshot.Entry, v verdict) (Finding, error) {
+	a, err := m.summary(e.Advisory)
 	if err != nil {
 		return Finding{}, err
 	}
 	f := Finding{
-		ID:      a.ID,
-		Aliases: a.Aliases,
-		Summary: a.Summary,
-		Component: ComponentRef{Name: c.Name, Version: c.Version, Ecosystem: c.Ecosystem,
-			PURL: c.PackageURL(), Locations: c.Locations},
+		ID:               a.ID,
+		Aliases:          a.Aliases,
+		Summary:          a.Title,
+		Component:        ref,
 		MatchedPackage:   t.name,
 		InstalledVersion: t.installed,
 		FixedVersions:    v.fixed,
 		FixedVersion:     v.next,
 		MatchMethod:      t.method,
 		Distro:           t.distro,
-		Layer:            c.Layer,
+		Layer:            layer,
 		DataSource:       e.Source,
 		Snapshot:         m.src.Digest(),
 		KnownExploited:   a.KnownExploited,
-		key:              c.Key(),
+		PrimaryURL:       a.PrimaryURL,
+		CWEs:             a.CWEs,
+		key:              key,
 	}
 	f.Status = findingStatus(e.Status, v)
-	f.Severity, f.SeveritySource = decideSeverity(e, a)
-	for _, s := range a.Severities {
-		if s.Type != "" {
-			f.CVSS = append(f.CVSS, s)
-		}
-	}
-	f.PrimaryURL = primaryURL(a)
-	f.CWEs = a.CWEs
+	f.Severity, f.SeveritySource = decideSeverity(e, a.Severities)
+	f.CVSS = a.cvss // shared, never modified
 	return f, nil
 }
 
@@ -72,14 +75,14 @@ func findingStatus(s advisory.Status, v verdict) advisory.Status {
 // decideSeverity picks the rating that decides a finding's severity: the distro's own rating of
 // the package first (it knows its backports and build flags), then CVSS v3, v4 and v2 base
 // scores, then any qualitative rating; the highest within each kind, by source name for ties.
-func decideSeverity(e *snapshot.Entry, a *advisory.Advisory) (advisory.Level, string) {
+func decideSeverity(e *snapshot.Entry, sevs []advisory.Severity) (advisory.Level, string) {
 	if e.Level != "" && e.Level != advisory.LevelUnknown {
 		return e.Level, e.LevelSource
 	}
 	for _, typ := range []string{"CVSS_V3", "CVSS_V4", "CVSS_V2", ""} {
 		var best *advisory.Severity
-		for i := range a.Severities {
-			s := &a.Severities[i]
+		for i := range sevs {
+			s := &sevs[i]
 			if s.Type != typ || s.Level == advisory.LevelUnknown {
 				continue
 			}
@@ -96,27 +99,6 @@ func decideSeverity(e *snapshot.Entry, a *advisory.Advisory) (advisory.Level, st
 		}
 	}
 	return advisory.LevelUnknown, ""
-}
-
-// primaryURL picks the advisory's own page: an ADVISORY reference, else the first WEB one.
-func primaryURL(a *advisory.Advisory) string {
-	refs := slices.Clone(a.References)
-	slices.SortStableFunc(refs, func(x, y advisory.Reference) int {
-		rank := func(t string) int {
-			switch t {
-			case "ADVISORY":
-				return 0
-			case "WEB":
-				return 1
-			}
-			return 2
-		}
-		return cmp.Compare(rank(x.Type), rank(y.Type))
-	})
-	if len(refs) == 0 {
-		return ""
-	}
-	return refs[0].URL
 }
 
 // cpe is the opt-in CPE path for components with no ecosystem. The snapshot files CPE-based

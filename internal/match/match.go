@@ -27,14 +27,23 @@ const (
 	MethodCPE            = "cpe"
 )
 
-// Source is what the matcher reads from a snapshot.
-type Source interface {
+// Reader is what the matcher reads from a snapshot during one scan.
+type Reader interface {
 	Lookup(eco inventory.Ecosystem, distro, name string) ([]snapshot.Entry, error)
-	Advisory(id string) (*advisory.Advisory, error)
+	Summary(id string) (*snapshot.Summary, error)
 	Digest() string
+	Close() error
 }
 
-var _ Source = (*snapshot.Snapshot)(nil)
+// Source opens readers; *snapshot.Snapshot is one.
+type Source interface {
+	Reader() (*snapshot.Reader, error)
+}
+
+var (
+	_ Source = (*snapshot.Snapshot)(nil)
+	_ Reader = (*snapshot.Reader)(nil)
+)
 
 // Config tunes matching.
 type Config struct {
@@ -99,11 +108,28 @@ type Result struct {
 
 // Match finds the vulnerabilities of inv in src.
 func Match(ctx context.Context, src Source, inv *inventory.Inventory, cfg Config) (*Result, error) {
-	m := &matcher{src: src, cfg: cfg, ss: schemes{}, advs: map[string]*advisory.Advisory{}}
-	res := &Result{Snapshot: src.Digest(), Findings: []Finding{}}
+	r, err := src.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	m := &matcher{src: r, cfg: cfg, ss: schemes{}, sums: map[string]*summary{}}
+	res := &Result{Snapshot: r.Digest(), Findings: []Finding{}}
 	noDistro := 0
-	for i := range inv.Components {
-		if i%256 == 0 {
+	// Findings come out in component order (the inventory's total order), then by advisory ID:
+	// deterministic without sorting thousands of findings afterwards.
+	order := make([]int, len(inv.Components))
+	for i := range order {
+		order[i] = i
+	}
+	if !slices.IsSortedFunc(inv.Components, func(a, b inventory.Component) int { return inventory.Compare(&a, &b) }) {
+		slices.SortStableFunc(order, func(a, b int) int { return inventory.Compare(&inv.Components[a], &inv.Components[b]) })
+	}
+	seen := map[string]bool{}
+	var per [][]Finding // one slice per component, joined once at the end
+	total := 0
+	for n, i := range order {
+		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -117,15 +143,25 @@ func Match(ctx context.Context, src Source, inv *inventory.Inventory, cfg Config
 		if err != nil {
 			return nil, err
 		}
+		if len(fs) == 0 {
+			continue
+		}
+		if k := fs[0].key; seen[k] {
+			continue // the same package twice in an unfinalised inventory
+		} else {
+			seen[k] = true
+		}
+		slices.SortFunc(fs, func(a, b Finding) int { return cmp.Compare(a.ID, b.ID) })
+		per = append(per, fs)
+		total += len(fs)
+	}
+	res.Findings = make([]Finding, 0, total)
+	for _, fs := range per {
 		res.Findings = append(res.Findings, fs...)
 	}
 	if noDistro > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d OS package(s) not matched: their distro release is unknown", noDistro))
 	}
-	slices.SortFunc(res.Findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.ID, b.ID))
-	})
-	res.Findings = slices.CompactFunc(res.Findings, func(a, b Finding) bool { return a.key == b.key && a.ID == b.ID })
 	for _, f := range res.Findings {
 		res.Summary.add(f.Severity)
 	}
@@ -148,10 +184,10 @@ func (s *Summary) add(l advisory.Level) {
 }
 
 type matcher struct {
-	src  Source
+	src  Reader
 	cfg  Config
 	ss   schemes
-	advs map[string]*advisory.Advisory
+	sums map[string]*summary
 }
 
 var errNoDistro = fmt.Errorf("no distro release")
@@ -248,12 +284,22 @@ func (m *matcher) findings(c *inventory.Component, t target, entries []snapshot.
 		h.ranges = append(h.ranges, e.Ranges...)
 	}
 	out := make([]Finding, 0, len(order))
+	var ref ComponentRef
+	var key string
+	if len(order) > 0 {
+		// Built once per component, not once per finding.
+		ref = ComponentRef{Name: c.Name, Version: c.Version, Ecosystem: c.Ecosystem, PURL: c.PackageURL(), Locations: c.Locations}
+		key = ref.PURL
+		if key == "" {
+			key = c.Key()
+		}
+	}
 	for _, id := range order {
 		h := hits[id]
 		var v verdict
 		v.affected = true
 		v.fixed, v.next = sortFixed(m.ss, t.eco, t.installed, h.ranges, h.fixed)
-		f, err := m.finding(c, t, h.entry, v)
+		f, err := m.finding(ref, key, c.Layer, t, h.entry, v)
 		if err != nil {
 			return nil, err
 		}

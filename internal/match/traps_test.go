@@ -217,7 +217,8 @@ func TestRangeEvents(t *testing.T) {
 		ids = append(ids, h.ID+"@"+h.Installed)
 	}
 	slices.Sort(ids)
-	want := []string{"LIMITED@1.5", "PYSEC-2022-42969@1.11.0", "PYSEC-list@1.0", "PYSEC-list@1.2.0"}
+	// Listed versions match as exact strings (OSV's rule, and osv-scanner's): "1.2.0" is not "1.2".
+	want := []string{"LIMITED@1.5", "PYSEC-2022-42969@1.11.0", "PYSEC-list@1.0"}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

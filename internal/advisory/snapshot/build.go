@@ -101,6 +101,17 @@ func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources 
 		if err := put(bucketPackage, keys, func(k string) []byte { return encodeEntries(index[k]) }); err != nil {
 			return err
 		}
+		sums := make(map[string][]byte, len(advs))
+		for _, a := range advs {
+			b, err := json.Marshal(summaryOf(a))
+			if err != nil {
+				return err
+			}
+			sums[a.ID] = b
+		}
+		if err := put(bucketSummary, slices.Clone(ids), func(id string) []byte { return sums[id] }); err != nil {
+			return err
+		}
 		akeys := make([]string, 0, len(aliases))
 		for k := range aliases {
 			akeys = append(akeys, k)

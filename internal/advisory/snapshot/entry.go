@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/stellaops/stellaops/internal/advisory"
 )
@@ -12,9 +13,13 @@ import (
 type Entry struct {
 	Advisory string
 	// Package is the name as the source wrote it (the index key holds the normalised form).
-	Package  string
-	Ranges   []advisory.Range
+	Package string
+	Ranges  []advisory.Range
+	// Versions lists exact affected versions when building. Entries read from a snapshot keep the
+	// list encoded (PyPI lists run to hundreds of versions, and matching only asks whether one is
+	// there): use HasVersion and VersionList.
 	Versions []string
+	versions string
 	Status   advisory.Status
 	// Level and LevelSource are the package-level severity a distro gave, if any.
 	Level       advisory.Level
@@ -78,8 +83,10 @@ func eventKind(e advisory.Event) (byte, string) {
 	return 4, e.Limit
 }
 
+// reader walks an encoded value held as one string: every string it returns is a substring,
+// so decoding a value costs one allocation however many fields it has.
 type reader struct {
-	b   []byte
+	s   string
 	err error
 }
 
@@ -87,73 +94,139 @@ func (r *reader) uvarint() int {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 || v > maxDecodeCount {
-		r.err = errCorrupt
-		return 0
+	var v uint64
+	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[i]
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			if v > maxDecodeCount {
+				break
+			}
+			r.s = r.s[i+1:]
+			return int(v)
+		}
 	}
-	r.b = r.b[n:]
-	return int(v)
+	r.err = errCorrupt
+	return 0
 }
 
 func (r *reader) str() string {
 	n := r.uvarint()
-	if r.err != nil || n > len(r.b) {
+	if r.err != nil || n > len(r.s) {
 		r.err = errCorrupt
 		return ""
 	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
+	out := r.s[:n]
+	r.s = r.s[n:]
+	return out
 }
 
+func (r *reader) skipStr() { r.str() }
+
 func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) == 0 {
+	if r.err != nil || len(r.s) == 0 {
 		r.err = errCorrupt
 		return 0
 	}
-	c := r.b[0]
-	r.b = r.b[1:]
+	c := r.s[0]
+	r.s = r.s[1:]
 	return c
+}
+
+// HasVersion reports whether v is one of the entry's exact affected versions.
+func (e *Entry) HasVersion(v string) bool {
+	if e.versions == "" {
+		return slices.Contains(e.Versions, v)
+	}
+	r := &reader{s: e.versions}
+	for range r.uvarint() {
+		if r.str() == v {
+			return true
+		}
+		if r.err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// HasAnyVersion reports whether the entry lists exact versions at all.
+func (e *Entry) HasAnyVersion() bool { return e.versions != "" || len(e.Versions) > 0 }
+
+// VersionList returns the exact affected versions.
+func (e *Entry) VersionList() []string {
+	if e.versions == "" {
+		return e.Versions
+	}
+	r := &reader{s: e.versions}
+	n := r.uvarint()
+	out := make([]string, 0, n)
+	for range n {
+		v := r.str()
+		if r.err != nil {
+			break
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// scratch holds buffers a Reader reuses from one lookup to the next.
+type scratch struct {
+	es     []Entry
+	ranges []advisory.Range
+	events []advisory.Event
 }
 
 // decodeEntries reads an index value. Counts are checked against the bytes left, so a corrupt
 // value cannot make it allocate more than the value's own size suggests.
-func decodeEntries(b []byte) ([]Entry, error) {
-	r := &reader{b: b}
+func decodeEntries(b []byte) ([]Entry, error) { return decodeInto(b, &scratch{}) }
+
+// decodeInto decodes into sc's buffers, which the result shares until the next call.
+func decodeInto(b []byte, sc *scratch) ([]Entry, error) {
+	r := &reader{s: string(b)}
 	n := r.uvarint()
 	if r.err != nil || n > len(b) {
 		return nil, fmt.Errorf("decode entries: %w", errCorrupt)
 	}
-	es := make([]Entry, 0, n)
+	es := sc.es[:0]
+	ranges, events := sc.ranges[:0], sc.events[:0]
+	defer func() { sc.es, sc.ranges, sc.events = es, ranges, events }()
 	for range n {
 		var e Entry
 		e.Advisory, e.Package = r.str(), r.str()
 		e.Status, e.Level = advisory.Status(r.str()), advisory.Level(r.str())
 		e.LevelSource, e.Source = r.str(), r.str()
-		if nv := r.uvarint(); nv > 0 && nv <= len(r.b) {
-			e.Versions = make([]string, nv)
-			for i := range e.Versions {
-				e.Versions[i] = r.str()
-			}
-		} else if nv > len(r.b) {
+		start := r.s
+		if nv := r.uvarint(); nv > len(r.s) {
 			r.err = errCorrupt
+		} else {
+			for range nv {
+				r.skipStr()
+			}
+			if nv > 0 && r.err == nil {
+				e.versions = start[:len(start)-len(r.s)]
+			}
 		}
 		nr := r.uvarint()
-		if nr > len(r.b) {
+		if nr > len(r.s) {
 			r.err = errCorrupt
 		}
+		rstart := len(ranges)
 		for range nr {
 			if r.err != nil {
 				break
 			}
 			rg := advisory.Range{Type: advisory.RangeType(r.str()), Repo: r.str()}
 			ne := r.uvarint()
-			if ne > len(r.b) {
+			if ne > len(r.s) {
 				r.err = errCorrupt
 				break
 			}
-			rg.Events = make([]advisory.Event, ne)
+			estart := len(events)
+			events = slices.Grow(events, ne)[:estart+ne]
+			rg.Events = events[estart : estart+ne : estart+ne]
+			clear(rg.Events)
 			for i := range rg.Events {
 				switch kind, v := r.byte(), r.str(); kind {
 				case 1:
@@ -168,15 +241,18 @@ func decodeEntries(b []byte) ([]Entry, error) {
 					r.err = errCorrupt
 				}
 			}
-			e.Ranges = append(e.Ranges, rg)
+			ranges = append(ranges, rg)
+		}
+		if len(ranges) > rstart {
+			e.Ranges = ranges[rstart:len(ranges):len(ranges)]
 		}
 		if r.err != nil {
 			return nil, fmt.Errorf("decode entry %d: %w", len(es), r.err)
 		}
 		es = append(es, e)
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("decode entries: %w: %d trailing bytes", errCorrupt, len(r.b))
+	if len(r.s) != 0 {
+		return nil, fmt.Errorf("decode entries: %w: %d trailing bytes", errCorrupt, len(r.s))
 	}
 	return es, nil
 }

@@ -26,13 +26,14 @@ import (
 )
 
 // FormatVersion is the snapshot file format; files of another format are refused.
-const FormatVersion = 1
+const FormatVersion = 2
 
 var (
 	bucketMeta     = []byte("meta")
 	bucketAdvisory = []byte("advisory")
 	bucketPackage  = []byte("package")
 	bucketAlias    = []byte("alias")
+	bucketSummary  = []byte("summary")
 	keyMeta        = []byte("meta")
 )
 
@@ -106,6 +107,58 @@ func indexKey(eco inventory.Ecosystem, distro, name string) []byte {
 	return append(k, advisory.NormalizeName(eco, name)...)
 }
 
+// Reader reads a snapshot inside one read transaction: a scan opens one, makes its thousands of
+// lookups, and closes it. It is not safe for concurrent use.
+type Reader struct {
+	tx                 *bolt.Tx
+	pkg, sum, advs, al *bolt.Bucket
+	digest             string
+	sc                 scratch
+}
+
+// Reader starts a read transaction; Close ends it.
+func (s *Snapshot) Reader() (*Reader, error) {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return &Reader{tx: tx, pkg: tx.Bucket(bucketPackage), sum: tx.Bucket(bucketSummary),
+		advs: tx.Bucket(bucketAdvisory), al: tx.Bucket(bucketAlias), digest: s.meta.Digest}, nil
+}
+
+// Close ends the transaction.
+func (r *Reader) Close() error { return r.tx.Rollback() }
+
+// Digest is the snapshot's content digest.
+func (r *Reader) Digest() string { return r.digest }
+
+// Lookup is Snapshot.Lookup within the reader's transaction. The entries share buffers with the
+// next Lookup on this reader: use them before calling it again. (Their strings stay valid.)
+func (r *Reader) Lookup(eco inventory.Ecosystem, distro, name string) ([]Entry, error) {
+	v := r.pkg.Get(indexKey(eco, distro, name))
+	if v == nil {
+		return nil, nil
+	}
+	es, err := decodeInto(v, &r.sc)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot lookup %s/%s/%s: %w", eco, distro, name, err)
+	}
+	return es, nil
+}
+
+// Summary is Snapshot.Summary within the reader's transaction.
+func (r *Reader) Summary(id string) (*Summary, error) {
+	v := r.sum.Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("advisory %s: %w", id, ErrNotFound)
+	}
+	var sum Summary
+	if err := json.Unmarshal(v, &sum); err != nil {
+		return nil, fmt.Errorf("advisory %s: %w", id, err)
+	}
+	return &sum, nil
+}
+
 // Lookup returns the entries filed under a package: for OS packages pass the distro release key
 // (advisory.DistroKey) and the name the distro tracks, for language packages an empty distro.
 func (s *Snapshot) Lookup(eco inventory.Ecosystem, distro, name string) ([]Entry, error) {
@@ -142,6 +195,40 @@ func (s *Snapshot) Advisory(id string) (*advisory.Advisory, error) {
 		return nil, fmt.Errorf("advisory %s: %w", id, err)
 	}
 	return &a, nil
+}
+
+// Summary is the part of an advisory a finding carries, stored apart from the full record so
+// that a scan with thousands of findings decodes a few hundred bytes per advisory, not the
+// details and version lists.
+type Summary struct {
+	ID             string              `json:"id"`
+	Aliases        []string            `json:"aliases,omitempty"`
+	Title          string              `json:"title,omitempty"`
+	Severities     []advisory.Severity `json:"severities,omitempty"`
+	CWEs           []string            `json:"cwes,omitempty"`
+	PrimaryURL     string              `json:"primaryUrl,omitempty"`
+	KnownExploited bool                `json:"knownExploited,omitempty"`
+}
+
+func summaryOf(a *advisory.Advisory) Summary {
+	return Summary{ID: a.ID, Aliases: a.Aliases, Title: a.Summary, Severities: a.Severities, CWEs: a.CWEs,
+		PrimaryURL: a.PrimaryURL(), KnownExploited: a.KnownExploited}
+}
+
+// Summary returns the summary of an advisory by its ID (not by alias: index entries carry IDs).
+func (s *Snapshot) Summary(id string) (*Summary, error) {
+	var sum Summary
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSummary).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &sum)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("advisory %s: %w", id, err)
+	}
+	return &sum, nil
 }
 
 // ForEach calls fn for every advisory in ID order.
