@@ -1,10 +1,7 @@
 package match_test
 
 import (
-	"cmp"
 	"context"
-	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/stellaops/stellaops/internal/advisory"
@@ -12,9 +9,9 @@ import (
 	"github.com/stellaops/stellaops/internal/bundled"
 	"github.com/stellaops/stellaops/internal/inventory"
 	"github.com/stellaops/stellaops/internal/match"
+	"github.com/stellaops/stellaops/internal/match/matchtest"
 	"github.com/stellaops/stellaops/internal/sbom"
 	"github.com/stellaops/stellaops/internal/target"
-	"github.com/stellaops/stellaops/internal/version"
 )
 
 // BenchmarkSnapshotOpen opens the full bundled snapshot (13,308 advisories) read-only.
@@ -47,82 +44,22 @@ func BenchmarkMatchPostgresStretch(b *testing.B) {
 	}
 }
 
-// synthetic5000 builds 5,000 components from the packages the bundled advisories name, every one
-// of which the matcher finds in the index: Go modules, PyPI, crates and AlmaLinux 9 RPMs. With
-// worst=true each takes one of its fixed or listed versions in turn (most are vulnerable to
-// something: about 17,000 findings); otherwise each takes its highest fixed version, as a
-// maintained project would ship, so every range is still evaluated but few match.
+// synthetic5000 builds 5,000 components from the packages the bundled advisories name (see
+// matchtest.Synthetic for typical vs worst).
 func synthetic5000(b testing.TB, worst bool) *inventory.Inventory {
 	b.Helper()
-	type pkg struct {
-		eco          inventory.Ecosystem
-		distro, name string
-		versions     []string
-		newest       string
-	}
-	byKey := map[string]*pkg{}
+	var advs []*advisory.Advisory
 	for _, src := range bundled.OSVSources {
 		res, err := advisory.LoadOSVFS(context.Background(), src.Name, bundled.OSV(), src.Path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, a := range res.Advisories {
-			for _, af := range a.Affected {
-				if af.Distro != "" && af.Distro != "almalinux:9" {
-					continue
-				}
-				k := string(af.Ecosystem) + "|" + af.Package
-				p := byKey[k]
-				if p == nil {
-					p = &pkg{eco: af.Ecosystem, distro: af.Distro, name: af.Package}
-					byKey[k] = p
-				}
-				for _, r := range af.Ranges {
-					for _, e := range r.Events {
-						if e.Fixed != "" {
-							p.versions = append(p.versions, e.Fixed)
-						}
-					}
-				}
-				p.versions = append(p.versions, af.Versions...)
-			}
-		}
+		advs = append(advs, res.Advisories...)
 	}
-	var pkgs []pkg
-	for _, p := range byKey {
-		sch, ok := version.For(p.eco)
-		if !ok || len(p.versions) == 0 {
-			continue
-		}
-		var best version.Version
-		for _, v := range p.versions {
-			if pv, err := sch.Parse(v); err == nil && (best == nil || pv.Compare(best) > 0) {
-				best, p.newest = pv, v
-			}
-		}
-		if p.newest != "" {
-			slices.Sort(p.versions)
-			p.versions = slices.Compact(p.versions)
-			pkgs = append(pkgs, *p)
-		}
+	inv, err := matchtest.Synthetic(advs, 5000, worst)
+	if err != nil {
+		b.Fatal(err)
 	}
-	slices.SortFunc(pkgs, func(x, y pkg) int {
-		return cmp.Or(cmp.Compare(x.eco, y.eco), cmp.Compare(x.distro, y.distro), cmp.Compare(x.name, y.name))
-	})
-	inv := &inventory.Inventory{Distro: inventory.Distro{ID: "almalinux", VersionID: "9.4"}}
-	for i := 0; len(inv.Components) < 5000; i++ { // distinct packages, so Finalize keeps 5,000
-		p := pkgs[(i*7919)%len(pkgs)]
-		v := p.versions[i%len(p.versions)]
-		if !worst {
-			v = p.newest
-		}
-		if p.eco == inventory.EcosystemGo && v[0] != 'v' {
-			v = "v" + v
-		}
-		inv.Components = append(inv.Components, inventory.Component{Ecosystem: p.eco, Name: p.name,
-			Version: v, Locations: []string{fmt.Sprintf("app/%d", i)}})
-	}
-	inv.Finalize() // as every decoder and the indexer hand inventories over
 	return inv
 }
 
