@@ -1,12 +1,14 @@
 package sbom
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sync"
 
 	"github.com/stellaops/stellaops/internal/inventory"
@@ -133,13 +135,23 @@ func (d *Decoder) decode(ctx context.Context, s sniffed) (*builder, error) {
 }
 
 // readLimited reads all of r, refusing more than limit bytes.
+// The size of a file or in-memory reader, when r is one, sizes the buffer once instead of doubling it from 512 bytes.
 func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+	var hint int64
+	switch x := r.(type) {
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := x.Stat(); err == nil && fi.Mode().IsRegular() {
+			hint = min(fi.Size(), limit)
+		}
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		hint = min(int64(x.Len()), limit)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, fmt.Errorf("reading SBOM: %w", err)
 	}
-	if int64(len(data)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, &Error{Err: fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)}
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }

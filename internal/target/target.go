@@ -90,9 +90,11 @@ func decodeFile(ctx context.Context, file string, opts Options) (*Result, error)
 		return nil, err
 	}
 	defer f.Close()
-	var r io.Reader = bufio.NewReader(f)
-	if isGzip(r.(*bufio.Reader)) {
-		zr, err := gzip.NewReader(r)
+	// A plain file goes to the decoder as the *os.File, whose size sizes the read buffer.
+	var r io.Reader = f
+	var magic [2]byte
+	if n, _ := f.ReadAt(magic[:], 0); n == 2 && magic == [2]byte{0x1f, 0x8b} {
+		zr, err := gzip.NewReader(bufio.NewReader(f))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}

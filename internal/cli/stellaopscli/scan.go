@@ -113,6 +113,9 @@ func runScan(ctx context.Context, g *globals, f *scanRunFlags, extra []string) e
 	if err := writeRunFiles(f.resultsDir, meta, art.Bytes()); err != nil {
 		return err
 	}
+	if f.format == "json" {
+		return writeOutput(g.io.Out, f.output, art.Bytes()) // the artefact is this very document
+	}
 	var out bytes.Buffer
 	if err := report.Write(&out, res, f.format, report.Options{ToolVersion: buildinfo.Get().Version}); err != nil {
 		return err

@@ -3,6 +3,7 @@ package npm
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Regular expressions of node-semver's range grammar, compiled for both modes.
@@ -25,9 +26,11 @@ func newGrammar(plain, xrange string) *grammar {
 	}
 }
 
+// The range grammars are compiled on first use: every stellaops process links this package, few
+// parse npm ranges, and compiling them at start-up cost every command ~0.5 MB and a few ms.
 var (
-	strictGrammar = newGrammar(fullPlain, xrangeStrict)
-	looseGrammar  = newGrammar(loosePlain, xrangeLoose)
+	strictGrammar = sync.OnceValue(func() *grammar { return newGrammar(fullPlain, xrangeStrict) })
+	looseGrammar  = sync.OnceValue(func() *grammar { return newGrammar(loosePlain, xrangeLoose) })
 	// buildMeta is build metadata inside a range; node-semver drops it before parsing versions.
 	buildMeta = regexp.MustCompile(`\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*`)
 	gte0      = regexp.MustCompile(`^\s*>=\s*0\.0\.0\s*$`)

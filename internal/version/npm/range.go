@@ -56,9 +56,9 @@ func ParseRangeOptions(expr string, opt Options) (Range, error) {
 	if len(expr) > 64*1024 {
 		return Range{}, vererr.New(Name+" range", expr, "longer than 64 KiB")
 	}
-	g := strictGrammar
+	g := strictGrammar()
 	if opt.Loose {
-		g = looseGrammar
+		g = looseGrammar()
 	}
 	r := Range{raw: expr, opt: opt}
 	// node-semver drops build metadata from ranges before it parses their versions.
