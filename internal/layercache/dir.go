@@ -11,16 +11,29 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stellaops/stellaops/internal/indexer"
 )
 
-// keyPattern admits "<hex fingerprint>/<algorithm>:<hex digest>" and nothing that could name a
-// path outside the cache.
-var keyPattern = regexp.MustCompile(`^[0-9a-f]{8,64}/sha256:[0-9a-f]{64}$`)
+// validKey admits "<hex fingerprint>/sha256:<hex digest>" (a fingerprint of 8 to 64 hex digits)
+// and nothing that could name a path outside the cache. (A plain function: a package-level
+// regexp would be compiled at every process start.)
+func validKey(key string) bool {
+	fp, digest, ok := strings.Cut(key, "/sha256:")
+	return ok && len(fp) >= 8 && len(fp) <= 64 && isLowerHex(fp) && len(digest) == 64 && isLowerHex(digest)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Dir is a layer cache in a directory. It is safe for concurrent use by several processes.
 type Dir struct {
@@ -37,7 +50,7 @@ func Open(dir string) (*Dir, error) {
 }
 
 func (d *Dir) path(key string) (string, error) {
-	if !keyPattern.MatchString(key) {
+	if !validKey(key) {
 		return "", fmt.Errorf("layer cache: invalid key %q", key)
 	}
 	fp, digest := filepath.Split(key)

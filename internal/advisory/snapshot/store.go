@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,7 +16,18 @@ import (
 // ErrNoSnapshot is returned when a store has no published snapshot yet.
 var ErrNoSnapshot = errors.New("no advisory snapshot published")
 
-var digestFile = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// isDigest reports whether s is 64 lower-case hex digits, the name of a snapshot file.
+func isDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Store keeps snapshots in a directory, one file per digest ("<hex>.db"), and a pointer file
 // "current" naming the one scans should use. Publishing writes the new file, then replaces the
@@ -64,7 +74,7 @@ func (st *Store) CurrentPath() (string, error) {
 		return "", fmt.Errorf("snapshot store: %w", err)
 	}
 	hexd := strings.TrimSpace(string(b))
-	if !digestFile.MatchString(hexd) {
+	if !isDigest(hexd) {
 		return "", fmt.Errorf("snapshot store: pointer %q is not a digest", hexd)
 	}
 	return filepath.Join(st.dir, hexd+".db"), nil

@@ -11,6 +11,7 @@ package gem
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/stellaops/stellaops/internal/version/internal/digits"
 	"github.com/stellaops/stellaops/internal/version/internal/vererr"
@@ -20,9 +21,11 @@ import (
 const Name = "gem"
 
 // pattern is Gem::Version::ANCHORED_VERSION_PATTERN without the surrounding white space.
-var pattern = regexp.MustCompile(`^[0-9]+(?:\.[0-9a-zA-Z]+)*(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$`)
+var pattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9]+(?:\.[0-9a-zA-Z]+)*(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$`)
+})
 
-var segment = regexp.MustCompile(`[0-9]+|[a-zA-Z]+`)
+var segment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[0-9]+|[a-zA-Z]+`) })
 
 // Version is a parsed RubyGems version. The zero value is not a valid version.
 type Version struct {
@@ -35,10 +38,10 @@ func Parse(s string) (Version, error) {
 	if err := vererr.CheckLen(Name, s, vererr.MaxLen); err != nil {
 		return Version{}, err
 	}
-	if !pattern.MatchString(s) {
+	if !pattern().MatchString(s) {
 		return Version{}, vererr.New(Name, s, "not a gem version")
 	}
-	raw := segment.FindAllString(strings.ReplaceAll(s, "-", ".pre."), -1)
+	raw := segment().FindAllString(strings.ReplaceAll(s, "-", ".pre."), -1)
 	for i, r := range raw {
 		if digits.IsDigit(r[0]) {
 			if raw[i] = digits.TrimZeros(r); raw[i] == "" {

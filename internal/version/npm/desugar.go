@@ -32,9 +32,9 @@ var (
 	strictGrammar = sync.OnceValue(func() *grammar { return newGrammar(fullPlain, xrangeStrict) })
 	looseGrammar  = sync.OnceValue(func() *grammar { return newGrammar(loosePlain, xrangeLoose) })
 	// buildMeta is build metadata inside a range; node-semver drops it before parsing versions.
-	buildMeta = regexp.MustCompile(`\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*`)
-	gte0      = regexp.MustCompile(`^\s*>=\s*0\.0\.0\s*$`)
-	gte0Pre   = regexp.MustCompile(`^\s*>=\s*0\.0\.0-0\s*$`)
+	buildMeta = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*`) })
+	gte0      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*>=\s*0\.0\.0\s*$`) })
+	gte0Pre   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*>=\s*0\.0\.0-0\s*$`) })
 )
 
 func isX(id string) bool { return id == "" || id == "x" || id == "X" || id == "*" }
@@ -247,10 +247,10 @@ func (g *grammar) hyphenReplace(rng string, opt Options) string {
 	return strings.TrimSpace(from + " " + to)
 }
 
-var reWS = regexp.MustCompile(`\s+`)
+var reWS = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s+`) })
 
 // words splits like JavaScript's s.split(/\s+/): "" gives [""], a leading blank a leading "".
-func words(s string) []string { return reWS.Split(s, -1) }
+func words(s string) []string { return reWS().Split(s, -1) }
 
 // mapWords applies f to every word of the trimmed s and joins the results with spaces, as
 // node-semver's replaceCarets, replaceTildes and replaceXRanges do.
@@ -294,9 +294,9 @@ func (g *grammar) desugar(set string, opt Options) ([]string, bool) {
 		}
 		parts = append(parts, c)
 	}
-	re := gte0
+	re := gte0()
 	if opt.IncludePrerelease {
-		re = gte0Pre
+		re = gte0Pre()
 	}
 	var out []string
 	for _, c := range words(strings.Join(parts, " ")) {

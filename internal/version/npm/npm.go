@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/stellaops/stellaops/internal/version/internal/digits"
 	"github.com/stellaops/stellaops/internal/version/internal/vererr"
@@ -60,8 +61,8 @@ const (
 )
 
 var (
-	reFull  = regexp.MustCompile(`^` + fullPlain + `$`)
-	reLoose = regexp.MustCompile(`^` + loosePlain + `$`)
+	reFull  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + fullPlain + `$`) })
+	reLoose = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + loosePlain + `$`) })
 )
 
 // Version is a parsed npm version. The zero value is not a valid version.
@@ -81,9 +82,9 @@ func ParseOptions(s string, opt Options) (Version, error) {
 	if len(s) > MaxLength {
 		return Version{}, vererr.New(Name, s, "longer than 256 bytes")
 	}
-	re := reFull
+	re := reFull()
 	if opt.Loose {
-		re = reLoose
+		re = reLoose()
 	}
 	m := re.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {

@@ -62,7 +62,7 @@ func ParseRangeOptions(expr string, opt Options) (Range, error) {
 	}
 	r := Range{raw: expr, opt: opt}
 	// node-semver drops build metadata from ranges before it parses their versions.
-	clean := buildMeta.ReplaceAllString(expr, "")
+	clean := buildMeta().ReplaceAllString(expr, "")
 	for _, part := range strings.Split(clean, "||") {
 		words, ok := g.desugar(strings.TrimSpace(part), opt)
 		if !ok {

@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/stellaops/stellaops/internal/inventory"
 )
 
 var (
 	// assignRE matches the attribute assignments RubyGems writes: `s.name = "x".freeze`.
-	assignRE = regexp.MustCompile(`^\s*[A-Za-z_]\w*\.(name|version|licenses?)\s*=\s*(.*)$`)
+	assignRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*[A-Za-z_]\w*\.(name|version|licenses?)\s*=\s*(.*)$`)
+	})
 	// stubRE matches the "# stub: name version platform require_paths" line.
-	stubRE = regexp.MustCompile(`^#\s*stub:\s+(\S+)\s+(\S+)`)
+	stubRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^#\s*stub:\s+(\S+)\s+(\S+)`) })
 )
 
 // ParseGemspec reads an installed gem specification found at location. A specification
@@ -30,11 +33,11 @@ func ParseGemspec(b []byte, location string) ([]inventory.Component, error) {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if m := stubRE.FindStringSubmatch(line); m != nil && stubName == "" {
+		if m := stubRE().FindStringSubmatch(line); m != nil && stubName == "" {
 			stubName, stubVersion = m[1], m[2]
 			continue
 		}
-		m := assignRE.FindStringSubmatch(line)
+		m := assignRE().FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
