@@ -48,12 +48,9 @@ func unsupportedCycloneDX(f Format, sv string) error {
 // what matching relies on (names and component types) instead.
 func decodeCycloneDXXML(ctx context.Context, data []byte, maxDepth int) (*builder, error) {
 	const f = FormatCycloneDXXML
-	var bom bomSubset
+	var bom *bomSubset
 	dec := xml.NewDecoder(bytes.NewReader(data))
-	if err := guard(f, func() error { return dec.Decode(&bom) }); err != nil {
-		if errors.Is(err, cdx.ErrInvalidSpecVersion) {
-			return nil, unsupportedCycloneDX(f, bom.XMLNS)
-		}
+	if err := guard(f, func() (err error) { bom, err = readXMLBOM(dec, maxDepth); return err }); err != nil {
 		var guarded *Error
 		if errors.As(err, &guarded) {
 			return nil, err
@@ -69,7 +66,7 @@ func decodeCycloneDXXML(ctx context.Context, data []byte, maxDepth int) (*builde
 		return nil, &Error{Format: f, Where: "bom/@xmlns", Err: fmt.Errorf("%w: CycloneDX namespace %q (supported: 1.2 to 1.6)", ErrUnsupportedVersion, bom.XMLNS)}
 	}
 	bom.SpecVersion = sv
-	return walkBOM(ctx, f, &bom, maxDepth)
+	return walkBOM(ctx, f, bom, maxDepth)
 }
 
 // xmlSpecVersion maps a CycloneDX XML namespace to its version; only 1.2 to 1.6 are accepted.
@@ -93,8 +90,8 @@ func xmlSpecVersion(ns string) (cdx.SpecVersion, bool) {
 	return 0, false
 }
 
-// bomSubset is the part of a CycloneDX BOM an inventory needs, in cyclonedx-go's types. Reading
-// only this part is faster, and keeps cyclonedx-go's decoding of sections we do not use (it
+// bomSubset is the part of a CycloneDX BOM an inventory needs, in cyclonedx-go's types (read by
+// cyclonedx-go's JSON decoding, and by readXMLBOM for XML). Reading only this part is faster, and keeps cyclonedx-go's decoding of sections we do not use (it
 // rejects some valid 1.6 declarations, for one) from failing valid documents.
 type bomSubset struct {
 	XMLName     xml.Name         `json:"-" xml:"bom"`
