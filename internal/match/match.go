@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -31,6 +32,8 @@ const (
 type Reader interface {
 	Lookup(eco inventory.Ecosystem, distro, name string) ([]snapshot.Entry, error)
 	Summary(id string) (*snapshot.Summary, error)
+	// Covers says whether the snapshot has data for eco on distro (known: whether it records it).
+	Covers(eco inventory.Ecosystem, distro string) (covered, known bool)
 	Digest() string
 	Close() error
 }
@@ -116,6 +119,7 @@ func Match(ctx context.Context, src Source, inv *inventory.Inventory, cfg Config
 	m := &matcher{src: r, cfg: cfg, ss: schemes{}, sums: map[string]*summary{}}
 	res := &Result{Snapshot: r.Digest(), Findings: []Finding{}}
 	noDistro := 0
+	uncovered := map[string]int{} // coverage key → packages nothing in the snapshot covers
 	// Findings come out in component order (the inventory's total order), then by advisory ID:
 	// deterministic without sorting thousands of findings afterwards.
 	order := make([]int, len(inv.Components))
@@ -140,6 +144,10 @@ func Match(ctx context.Context, src Source, inv *inventory.Inventory, cfg Config
 			noDistro++
 			continue
 		}
+		if nc, ok := err.(notCovered); ok {
+			uncovered[string(nc)]++
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -161,6 +169,15 @@ func Match(ctx context.Context, src Source, inv *inventory.Inventory, cfg Config
 	}
 	if noDistro > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d OS package(s) not matched: their distro release is unknown", noDistro))
+	}
+	for _, k := range slices.Sorted(maps.Keys(uncovered)) {
+		what, on, _ := strings.Cut(k, "/")
+		if on != "" {
+			what += " package(s) of " + on
+		} else {
+			what += " package(s)"
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%d %s not checked: the advisory snapshot has no data for them", uncovered[k], what))
 	}
 	for _, f := range res.Findings {
 		res.Summary.add(f.Severity)
@@ -191,6 +208,11 @@ type matcher struct {
 }
 
 var errNoDistro = fmt.Errorf("no distro release")
+
+// notCovered is the error for a package the snapshot has no data for: its coverage key.
+type notCovered string
+
+func (e notCovered) Error() string { return "no advisory data for " + string(e) }
 
 // target is what one component is looked up and compared by.
 type target struct {
@@ -244,6 +266,9 @@ func (m *matcher) component(c *inventory.Component, invDistro inventory.Distro) 
 	t, err := lookupTarget(c, invDistro)
 	if err != nil {
 		return nil, err
+	}
+	if covered, known := m.src.Covers(t.eco, t.distro); known && !covered {
+		return nil, notCovered(snapshot.CoverageKey(t.eco, t.distro))
 	}
 	entries, err := m.src.Lookup(t.eco, t.distro, t.name)
 	if err != nil || len(entries) == 0 {

@@ -248,3 +248,38 @@ func TestUnknownDistroNoted(t *testing.T) {
 		t.Errorf("findings %v notes %v err %v", res.Findings, res.Notes, err)
 	}
 }
+
+// Packages the snapshot has no data for (another distro release, an ecosystem no feed covers) are
+// counted in the notes, never silently passed as clean.
+func TestUncoveredNoted(t *testing.T) {
+	s := snap(t,
+		adv("CVE-1", advisory.Affected{Ecosystem: inventory.EcosystemDeb, Distro: "debian:12", Package: "tar", Status: advisory.StatusAffected}),
+		adv("GHSA-pypi", advisory.Affected{Ecosystem: inventory.EcosystemPyPI, Package: "django", Ranges: rng("introduced", "0", "fixed", "4.2")}))
+	if got := s.Meta().Coverage; !slices.Equal(got, []string{"deb/debian:12", "pypi"}) {
+		t.Errorf("coverage %v", got)
+	}
+	bullseye := deb("tar", "1.34", "tar", "1.34")
+	bullseye.Distro = inventory.Distro{ID: "debian", VersionID: "11"}
+	inv := &inventory.Inventory{Distro: bookworm, Components: []inventory.Component{
+		deb("tar", "1.34", "tar", "1.34"), bullseye,
+		{Ecosystem: inventory.EcosystemPyPI, Name: "Django", Version: "4.1"},
+		{Ecosystem: inventory.EcosystemPyPI, Name: "flask", Version: "1.0"}, // covered ecosystem, no record: not a note
+		{Ecosystem: inventory.EcosystemNPM, Name: "left-pad", Version: "1.0.0"},
+		{Ecosystem: inventory.EcosystemNPM, Name: "lodash", Version: "4.17.0"},
+	}}
+	inv.Finalize()
+	res, err := match.Match(context.Background(), s, inv, match.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 2 {
+		t.Errorf("findings %+v", res.Findings)
+	}
+	want := []string{
+		"1 deb package(s) of debian:11 not checked: the advisory snapshot has no data for them",
+		"2 npm package(s) not checked: the advisory snapshot has no data for them",
+	}
+	if diff := cmp.Diff(want, res.Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+}

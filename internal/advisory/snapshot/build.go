@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,7 @@ func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources 
 	}
 	index := map[string][]Entry{}
 	aliases := map[string]string{}
+	coverage := map[string]bool{}
 	for _, a := range advs {
 		if err := ctx.Err(); err != nil {
 			return Meta{}, err
@@ -54,10 +56,11 @@ func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources 
 			}
 			k := string(indexKey(af.Ecosystem, af.Distro, af.Package))
 			index[k] = append(index[k], e)
+			coverage[CoverageKey(af.Ecosystem, af.Distro)] = true
 		}
 	}
 	meta := Meta{Format: FormatVersion, Digest: digest, CreatedAt: created.UTC(), Advisories: len(advs),
-		Packages: len(index), Sources: slices.Clone(sources)}
+		Packages: len(index), Sources: slices.Clone(sources), Coverage: slices.Sorted(maps.Keys(coverage))}
 	slices.SortFunc(meta.Sources, func(a, b SourceInfo) int { return cmp.Compare(a.Name, b.Name) })
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")

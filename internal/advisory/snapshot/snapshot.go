@@ -56,12 +56,27 @@ type Meta struct {
 	Advisories int          `json:"advisories"`
 	Packages   int          `json:"packages"`
 	Sources    []SourceInfo `json:"sources"`
+	// Coverage lists what the snapshot has data for, sorted: language ecosystems ("pypi") and
+	// distro releases ("deb/debian:12"), as CoverageKey writes them. A scan says which of its packages nothing here covers,
+	// rather than letting silence pass for "not vulnerable". Absent in snapshots built before it
+	// existed (then nothing is said).
+	Coverage []string `json:"coverage,omitempty"`
+}
+
+// CoverageKey is the Coverage entry for packages of eco on distro ("" for language ecosystems):
+// "pypi", "deb/debian:12".
+func CoverageKey(eco inventory.Ecosystem, distro string) string {
+	if distro == "" {
+		return string(eco)
+	}
+	return string(eco) + "/" + distro
 }
 
 // Snapshot is an open, read-only snapshot. It is safe for concurrent use.
 type Snapshot struct {
-	db   *bolt.DB
-	meta Meta
+	db       *bolt.DB
+	meta     Meta
+	coverage map[string]bool
 }
 
 // Open opens the snapshot file at path read-only.
@@ -85,7 +100,22 @@ func Open(path string) (*Snapshot, error) {
 		db.Close()
 		return nil, fmt.Errorf("open snapshot %s: %w", path, err)
 	}
+	if s.meta.Coverage != nil {
+		s.coverage = make(map[string]bool, len(s.meta.Coverage))
+		for _, k := range s.meta.Coverage {
+			s.coverage[k] = true
+		}
+	}
 	return s, nil
+}
+
+// Covers reports whether the snapshot has any data for packages of eco on distro; known is
+// false when the snapshot does not record its coverage.
+func (s *Snapshot) Covers(eco inventory.Ecosystem, distro string) (covered, known bool) {
+	if s.coverage == nil {
+		return false, false
+	}
+	return s.coverage[CoverageKey(eco, distro)], true
 }
 
 // Close releases the file.
@@ -113,6 +143,7 @@ type Reader struct {
 	tx                 *bolt.Tx
 	pkg, sum, advs, al *bolt.Bucket
 	digest             string
+	snap               *Snapshot
 	sc                 scratch
 }
 
@@ -123,7 +154,12 @@ func (s *Snapshot) Reader() (*Reader, error) {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	return &Reader{tx: tx, pkg: tx.Bucket(bucketPackage), sum: tx.Bucket(bucketSummary),
-		advs: tx.Bucket(bucketAdvisory), al: tx.Bucket(bucketAlias), digest: s.meta.Digest}, nil
+		advs: tx.Bucket(bucketAdvisory), al: tx.Bucket(bucketAlias), digest: s.meta.Digest, snap: s}, nil
+}
+
+// Covers is Snapshot.Covers.
+func (r *Reader) Covers(eco inventory.Ecosystem, distro string) (covered, known bool) {
+	return r.snap.Covers(eco, distro)
 }
 
 // Close ends the transaction.
