@@ -1,0 +1,150 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/stellaops/stellaops/internal/concelier/store"
+)
+
+// PutDocument implements store.Documents.
+func (s *Store) PutDocument(ctx context.Context, d store.Document) (store.PutOutcome, error) {
+	digest := store.Digest(d.Content)
+	var out store.PutOutcome
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var old string
+		switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, d.Source, d.URI).Scan(&old); {
+		case errors.Is(err, sql.ErrNoRows):
+			out = store.Created
+		case err != nil:
+			return err
+		case old == digest:
+			out = store.Unchanged
+			return nil
+		default:
+			out = store.Replaced
+		}
+		const q = `INSERT INTO documents (source, uri, digest, fetched_at, etag, last_modified, content_type, content, status, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending_parse', '')
+			ON CONFLICT (source, uri) DO UPDATE SET digest = excluded.digest, fetched_at = excluded.fetched_at,
+				etag = excluded.etag, last_modified = excluded.last_modified, content_type = excluded.content_type,
+				content = excluded.content, status = 'pending_parse', error = ''`
+		_, err := tx.ExecContext(ctx, q, d.Source, d.URI, digest, micros(d.FetchedAt), d.ETag, d.LastModified, d.ContentType, nonNil(d.Content))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("put document %s %s: %w", d.Source, d.URI, err)
+	}
+	return out, nil
+}
+
+const documentCols = `source, uri, digest, fetched_at, etag, last_modified, content_type, content, status, error`
+
+func scanDocument(row interface{ Scan(...any) error }) (store.Document, error) {
+	var d store.Document
+	var at int64
+	err := row.Scan(&d.Source, &d.URI, &d.Digest, &at, &d.ETag, &d.LastModified, &d.ContentType, &d.Content, &d.Status, &d.Error)
+	d.FetchedAt = fromMicros(at)
+	return d, err
+}
+
+// GetDocument implements store.Documents.
+func (s *Store) GetDocument(ctx context.Context, source, uri string) (store.Document, error) {
+	d, err := scanDocument(s.r.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents WHERE source = ? AND uri = ?`, source, uri))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Document{}, fmt.Errorf("get document %s %s: %w", source, uri, err)
+	}
+	return d, nil
+}
+
+// SetDocumentStatus implements store.Documents.
+func (s *Store) SetDocumentStatus(ctx context.Context, source, uri, digest string, status store.DocumentStatus, reason string) error {
+	if !status.Valid() {
+		return fmt.Errorf("set document status %s %s: invalid status %q", source, uri, status)
+	}
+	if status != store.StatusFailed {
+		reason = ""
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var cur string
+		switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, source, uri).Scan(&cur); {
+		case errors.Is(err, sql.ErrNoRows):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		case cur != digest:
+			return fmt.Errorf("%w: content is now %s, not %s", store.ErrConflict, cur, digest)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE documents SET status = ?, error = ? WHERE source = ? AND uri = ?`, string(status), reason, source, uri)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set document status %s %s: %w", source, uri, err)
+	}
+	return nil
+}
+
+// ListDocuments implements store.Documents.
+func (s *Store) ListDocuments(ctx context.Context, source string, status store.DocumentStatus) ([]store.Document, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+documentCols+` FROM documents WHERE source = ? AND status = ? ORDER BY uri`, source, string(status))
+	if err != nil {
+		return nil, fmt.Errorf("list documents %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []store.Document
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list documents %s: %w", source, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list documents %s: %w", source, err)
+	}
+	return out, nil
+}
+
+// GetCursor implements store.Cursors.
+func (s *Store) GetCursor(ctx context.Context, source string) (json.RawMessage, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM cursors WHERE source = ?`, source).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get cursor %s: %w", source, err)
+	}
+	return json.RawMessage(v), nil
+}
+
+// SetCursor implements store.Cursors.
+func (s *Store) SetCursor(ctx context.Context, source string, cursor json.RawMessage) error {
+	b, err := store.CanonicalJSON(cursor)
+	if err == nil && b == nil {
+		err = errors.New("empty cursor")
+	}
+	if err == nil {
+		_, err = s.w.ExecContext(ctx, `INSERT INTO cursors (source, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+			source, string(b), s.now().UnixMicro())
+	}
+	if err != nil {
+		return fmt.Errorf("set cursor %s: %w", source, err)
+	}
+	return nil
+}
+
+// nonNil keeps an empty document an empty BLOB rather than NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
