@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/canonjson"
@@ -129,14 +130,8 @@ func Export(ctx context.Context, advs []*advisory.Advisory, outDir string, opts 
 			md.ResetBaseline = true
 		}
 	}
-	for _, f := range files {
-		p := filepath.Join(outDir, "tree", filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(p, blobs[f.Path], 0o644); err != nil {
-			return nil, err
-		}
+	if err := writeTree(ctx, filepath.Join(outDir, "tree"), files, blobs); err != nil {
+		return nil, err
 	}
 	res := &Result{Metadata: md}
 	mb, err := canonjson.Marshal(m)
@@ -164,6 +159,33 @@ func Export(ctx context.Context, advs []*advisory.Advisory, outDir string, opts 
 		return nil, err
 	}
 	return res, nil
+}
+
+// writeTree writes the files under dir. Creating a file costs far more than writing its few KB
+// (a journalled metadata update), so directories are made once each and files are written by
+// several goroutines.
+func writeTree(ctx context.Context, dir string, files []File, blobs map[string][]byte) error {
+	made := map[string]bool{}
+	for _, f := range files {
+		d := path.Dir(f.Path)
+		if !made[d] {
+			if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(d)), 0o755); err != nil {
+				return err
+			}
+			made[d] = true
+		}
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, f := range files {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, filepath.FromSlash(f.Path)), blobs[f.Path], 0o644)
+		})
+	}
+	return g.Wait()
 }
 
 // FilePath is where an advisory's file goes: advisories/<scheme>/<bucket>/<ID>.json, the scheme
