@@ -35,20 +35,29 @@ const (
 // machine that built it.
 const pageSize = 4096
 
-// write stores db as a bbolt file at path in one transaction, every bucket filled in key order
-// with FillPercent 1: appending sorted keys into full pages gives the layout `bbolt compact`
-// would, so no compaction pass is needed, and a fresh file written in a fixed order has fixed
-// bytes (bbolt writes no clock into pages or meta).
+// write stores db as a bbolt file at path, every bucket filled in key order with FillPercent 1:
+// appending sorted keys into full pages gives about the layout `bbolt compact` would.
+//
+// Byte-identical output needs care: bbolt writes no clock into pages, but at commit it spills a
+// bucket's dirty child buckets in Go map order, so with two or more child buckets big enough to
+// need their own pages in one transaction, their page numbers vary from run to run. The advisory
+// buckets are therefore written in transactions that each hold at most one such package bucket
+// (inline ones are copied into the parent's page and allocate nothing), and each top-level bucket
+// starts a transaction of its own. Syncing is left to the end: a half-written temporary file is
+// discarded anyway.
 func (db *database) write(ctx context.Context, path string) error {
 	tmp := path + ".tmp"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	bdb, err := bolt.Open(tmp, 0o644, &bolt.Options{PageSize: pageSize, Timeout: 5 * time.Second, NoGrowSync: true})
+	bdb, err := bolt.Open(tmp, 0o644, &bolt.Options{PageSize: pageSize, Timeout: 5 * time.Second, NoSync: true, NoGrowSync: true})
 	if err != nil {
 		return err
 	}
-	err = bdb.Update(func(tx *bolt.Tx) error { return db.fill(ctx, tx) })
+	err = db.fill(ctx, bdb)
+	if err == nil {
+		err = bdb.Sync()
+	}
 	if cerr := bdb.Close(); err == nil {
 		err = cerr
 	}
@@ -59,7 +68,7 @@ func (db *database) write(ctx context.Context, path string) error {
 	return os.Rename(tmp, path)
 }
 
-func (db *database) fill(ctx context.Context, tx *bolt.Tx) error {
+func (db *database) fill(ctx context.Context, bdb *bolt.DB) error {
 	top := map[string]func(*bolt.Bucket) error{
 		bucketVulnerability: db.fillVulnerabilities,
 		bucketDataSource:    db.fillDataSources,
@@ -68,32 +77,58 @@ func (db *database) fill(ctx context.Context, tx *bolt.Tx) error {
 		if _, clash := top[name]; clash {
 			return fmt.Errorf("advisory bucket %q clashes with a fixed bucket", name)
 		}
-		top[name] = func(b *bolt.Bucket) error { return fillAdvisories(ctx, b, db.advisories[name]) }
+		top[name] = nil
 	}
 	for _, name := range sortedKeys(top) {
-		b, err := tx.CreateBucket([]byte(name))
-		if err != nil {
-			return fmt.Errorf("bucket %q: %w", name, err)
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		b.FillPercent = 1
-		if err := top[name](b); err != nil {
+		var err error
+		if f := top[name]; f != nil {
+			err = bdb.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket([]byte(name))
+				if err != nil {
+					return err
+				}
+				b.FillPercent = 1
+				return f(b)
+			})
+		} else {
+			err = fillAdvisories(ctx, bdb, name, db.advisories[name])
+		}
+		if err != nil {
 			return fmt.Errorf("bucket %q: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func fillAdvisories(ctx context.Context, b *bolt.Bucket, pkgs map[string]map[string]*dbtypes.Advisory) error {
+// inlineMax bounds the encoded size of a package bucket that bbolt surely stores inline in its
+// parent's page (bbolt inlines up to a quarter page; the margin covers its element headers).
+const inlineMax = pageSize/4 - 256
+
+func fillAdvisories(ctx context.Context, bdb *bolt.DB, name string, pkgs map[string]map[string]*dbtypes.Advisory) error {
+	tx, err := bdb.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }() // after Commit this only reports ErrTxClosed
+	top, err := tx.CreateBucket([]byte(name))
+	if err != nil {
+		return err
+	}
 	for _, pkg := range sortedKeys(pkgs) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		pb, err := b.CreateBucket([]byte(pkg))
+		top.FillPercent = 1
+		pb, err := top.CreateBucket([]byte(pkg))
 		if err != nil {
 			return fmt.Errorf("package %q: %w", pkg, err)
 		}
 		pb.FillPercent = 1
 		vs := pkgs[pkg]
+		size := 0
 		for _, id := range sortedKeys(vs) {
 			val, err := json.Marshal(vs[id]) // *Advisory: its MarshalJSON writes Status as an int
 			if err != nil {
@@ -102,9 +137,20 @@ func fillAdvisories(ctx context.Context, b *bolt.Bucket, pkgs map[string]map[str
 			if err := pb.Put([]byte(id), val); err != nil {
 				return fmt.Errorf("%s/%s: %w", pkg, id, err)
 			}
+			size += len(id) + len(val) + 16
 		}
+		if size <= inlineMax {
+			continue
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		if tx, err = bdb.Begin(true); err != nil {
+			return err
+		}
+		top = tx.Bucket([]byte(name))
 	}
-	return nil
+	return tx.Commit()
 }
 
 func (db *database) fillVulnerabilities(b *bolt.Bucket) error {
