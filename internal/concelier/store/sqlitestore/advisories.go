@@ -209,4 +209,3 @@ func (s *Store) MergeEvents(ctx context.Context, advisoryID string) ([]store.Mer
 	}
 	return out, nil
 }
-

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-
 	"github.com/stellaops/stellaops/internal/concelier/store"
 )
 
@@ -153,7 +152,6 @@ func (s *Store) ReleaseLock(ctx context.Context, kind, holder string) error {
 	}
 	return nil
 }
-
 
 // nullJSON stores absent JSON as NULL and present JSON as TEXT.
 func nullJSON(b []byte) any {

@@ -117,5 +117,5 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func bundledFile(p string) ([]byte, error) { return fs.ReadFile(bundled.OSV(), p) }
 
-func slicesSort(s []string)           { slices.Sort(s) }
+func slicesSort(s []string)          { slices.Sort(s) }
 func slicesIsSorted(s []string) bool { return slices.IsSorted(s) }
