@@ -1,0 +1,477 @@
+// Package osv is the Concelier connector for OSV data: per ecosystem, the all.zip that osv.dev
+// publishes (https://osv-vulnerabilities.storage.googleapis.com/<Ecosystem>/all.zip), or the same
+// layout in a local mirror directory for air-gapped sites (`<Ecosystem>/all.zip`, as osv-scanner
+// uses offline; a directory of JSON records works too).
+//
+// The three stages of every connector:
+//
+//   - fetch: download each ecosystem's archive (conditionally, from the cursor's ETag /
+//     Last-Modified) and store every record in it as its own raw document, URI
+//     "<archive URL>#<path>". Identical records are no-ops, so a re-fetch only marks what changed.
+//   - parse: check each pending document is an OSV record; a malformed one is marked failed with
+//     its reason and the run goes on.
+//   - map: turn parsed records into the canonical model and store them per source.
+//
+// Nothing here merges: merge:reconcile reads what map stored.
+package osv
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/concelier/fetch"
+	"github.com/stellaops/stellaops/internal/concelier/store"
+)
+
+// SourceID is the source's name in the store and in job kinds (source:osv:fetch).
+const SourceID = "osv"
+
+// DefaultBaseURL is where osv.dev publishes its per-ecosystem archives.
+const DefaultBaseURL = "https://osv-vulnerabilities.storage.googleapis.com"
+
+// Mode is how a fetch treats its cursor.
+type Mode string
+
+// Modes, as the spec's `db fetch --mode` names them.
+const (
+	// ModeInit ignores the cursor: every archive is downloaded again.
+	ModeInit Mode = "init"
+	// ModeResume fetches nothing new; parse and map go on with what is pending.
+	ModeResume Mode = "resume"
+	// ModeCursor downloads only archives that changed since the cursor (conditional requests).
+	ModeCursor Mode = "cursor"
+)
+
+// ParseMode checks a mode name; empty means cursor.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "":
+		return ModeCursor, nil
+	case ModeInit, ModeResume, ModeCursor:
+		return Mode(s), nil
+	}
+	return "", fmt.Errorf("unknown mode %q (want init, resume or cursor)", s)
+}
+
+// Config configures the connector.
+type Config struct {
+	// Ecosystems to fetch, as OSV names them ("Go", "PyPI", "AlmaLinux"). With a mirror and
+	// none named, every <Ecosystem>/all.zip (or directory) in the mirror is used.
+	Ecosystems []string
+	BaseURL    string // default DefaultBaseURL
+	// Mirror is a local directory with <Ecosystem>/all.zip (or <Ecosystem>/*.json) to read
+	// instead of the network.
+	Mirror string
+	// Fetch configures the HTTP client; its AllowedHosts default to BaseURL's host.
+	Fetch fetch.Config
+	Now   func() time.Time
+}
+
+// Store is what the connector needs of Concelier's store.
+type Store interface {
+	store.Documents
+	store.Cursors
+	store.Mapped
+}
+
+// Connector runs the OSV source's stages.
+type Connector struct {
+	cfg   Config
+	st    Store
+	http  *fetch.Client
+	clock func() time.Time
+}
+
+// New returns a connector over st.
+func New(st Store, cfg Config) (*Connector, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Connector{cfg: cfg, st: st, clock: cfg.Now}
+	if cfg.Mirror == "" {
+		if len(cfg.Ecosystems) == 0 {
+			return nil, errors.New("osv: name the ecosystems to fetch (or use a mirror)")
+		}
+		fc := cfg.Fetch
+		if len(fc.AllowedHosts) == 0 {
+			host, err := hostOf(cfg.BaseURL)
+			if err != nil {
+				return nil, err
+			}
+			fc.AllowedHosts = []string{host}
+		}
+		if fc.Now == nil {
+			fc.Now = cfg.Now
+		}
+		c.http = fetch.New(fc)
+	}
+	return c, nil
+}
+
+func hostOf(u string) (string, error) {
+	rest, ok := strings.CutPrefix(u, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(u, "http://"); !ok {
+			return "", fmt.Errorf("osv: base URL %q is not http(s)", u)
+		}
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i]
+	}
+	return host, nil
+}
+
+// cursor is the source's resume point: per ecosystem, the validators and digest of the last
+// archive stored.
+type cursor struct {
+	Ecosystems map[string]cursorEntry `json:"ecosystems"`
+}
+
+type cursorEntry struct {
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"lastModified,omitempty"`
+	Digest       string    `json:"digest"`
+	FetchedAt    time.Time `json:"fetchedAt"`
+	Records      int       `json:"records"`
+}
+
+// FetchStats counts what a fetch did.
+type FetchStats struct {
+	Archives    int `json:"archives"`
+	NotModified int `json:"notModified"`
+	Records     int `json:"records"`
+	Created     int `json:"created"`
+	Replaced    int `json:"replaced"`
+	Unchanged   int `json:"unchanged"`
+}
+
+// Fetch downloads (or reads from the mirror) each ecosystem's records and stores them as raw
+// documents.
+func (c *Connector) Fetch(ctx context.Context, mode Mode) (FetchStats, error) {
+	var st FetchStats
+	if mode == ModeResume {
+		return st, nil
+	}
+	cur, err := c.cursor(ctx)
+	if err != nil {
+		return st, err
+	}
+	ecos, err := c.ecosystems()
+	if err != nil {
+		return st, err
+	}
+	for _, eco := range ecos {
+		prev := cur.Ecosystems[eco]
+		if mode == ModeInit {
+			prev = cursorEntry{}
+		}
+		arc, err := c.archive(ctx, eco, prev)
+		if err != nil {
+			return st, fmt.Errorf("osv %s: %w", eco, err)
+		}
+		st.Archives++
+		if arc == nil {
+			st.NotModified++
+			continue
+		}
+		n, err := c.storeRecords(ctx, eco, arc, &st)
+		if err != nil {
+			return st, fmt.Errorf("osv %s: %w", eco, err)
+		}
+		cur.Ecosystems[eco] = cursorEntry{ETag: arc.etag, LastModified: arc.lastModified, Digest: store.Digest(arc.body),
+			FetchedAt: arc.fetchedAt, Records: n}
+		// The cursor moves after each ecosystem, so an interrupted run resumes where it stopped.
+		if err := c.setCursor(ctx, cur); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func (c *Connector) cursor(ctx context.Context) (cursor, error) {
+	cur := cursor{Ecosystems: map[string]cursorEntry{}}
+	raw, err := c.st.GetCursor(ctx, SourceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return cur, nil
+	}
+	if err != nil {
+		return cur, err
+	}
+	if err := json.Unmarshal(raw, &cur); err != nil {
+		return cur, fmt.Errorf("osv cursor: %w", err)
+	}
+	if cur.Ecosystems == nil {
+		cur.Ecosystems = map[string]cursorEntry{}
+	}
+	return cur, nil
+}
+
+func (c *Connector) setCursor(ctx context.Context, cur cursor) error {
+	b, err := json.Marshal(cur) // map keys are sorted: deterministic
+	if err != nil {
+		return err
+	}
+	return c.st.SetCursor(ctx, SourceID, b)
+}
+
+// ecosystems lists what to fetch, sorted.
+func (c *Connector) ecosystems() ([]string, error) {
+	if len(c.cfg.Ecosystems) > 0 {
+		return slices.Sorted(slices.Values(c.cfg.Ecosystems)), nil
+	}
+	ents, err := os.ReadDir(c.cfg.Mirror)
+	if err != nil {
+		return nil, fmt.Errorf("osv mirror: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("osv mirror %s: no <Ecosystem>/ directories", c.cfg.Mirror)
+	}
+	return out, nil
+}
+
+// fetched is one ecosystem's archive as read.
+type fetched struct {
+	url          string
+	body         []byte // a zip; nil when dir is set
+	dir          string // a mirror directory of JSON records
+	etag         string
+	lastModified string
+	fetchedAt    time.Time
+}
+
+// archive reads an ecosystem's archive: nil when the server says it has not changed.
+func (c *Connector) archive(ctx context.Context, eco string, prev cursorEntry) (*fetched, error) {
+	url := c.cfg.BaseURL + "/" + eco + "/all.zip"
+	if c.cfg.Mirror == "" {
+		resp, err := c.http.Get(ctx, url, fetch.Conditional{ETag: prev.ETag, LastModified: prev.LastModified})
+		if err != nil {
+			return nil, err
+		}
+		if resp.NotModified {
+			return nil, nil
+		}
+		return &fetched{url: url, body: resp.Body, etag: resp.ETag, lastModified: resp.LastModified, fetchedAt: resp.FetchedAt}, nil
+	}
+	zipPath := filepath.Join(c.cfg.Mirror, eco, "all.zip")
+	b, err := os.ReadFile(zipPath)
+	switch {
+	case err == nil:
+		if prev.Digest == store.Digest(b) {
+			return nil, nil // the mirror's copy is the one already stored
+		}
+		return &fetched{url: url, body: b, fetchedAt: c.clock().UTC()}, nil
+	case errors.Is(err, os.ErrNotExist):
+		dir := filepath.Join(c.cfg.Mirror, eco)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("mirror has neither %s nor a %s/ directory", zipPath, eco)
+		}
+		return &fetched{url: url, dir: dir, fetchedAt: c.clock().UTC()}, nil
+	}
+	return nil, err
+}
+
+// storeRecords puts each JSON record of the archive as a raw document.
+func (c *Connector) storeRecords(ctx context.Context, eco string, arc *fetched, st *FetchStats) (int, error) {
+	n := 0
+	put := func(name string, data []byte) error {
+		n++
+		st.Records++
+		out, err := c.st.PutDocument(ctx, store.Document{Source: SourceID, URI: arc.url + "#" + name, FetchedAt: arc.fetchedAt,
+			ETag: arc.etag, LastModified: arc.lastModified, ContentType: "application/json", Content: data})
+		if err != nil {
+			return err
+		}
+		switch out {
+		case store.Created:
+			st.Created++
+		case store.Replaced:
+			st.Replaced++
+		case store.Unchanged:
+			st.Unchanged++
+		}
+		return nil
+	}
+	if arc.dir != "" {
+		return n, walkDir(ctx, arc.dir, put)
+	}
+	return n, walkZip(ctx, arc.body, put)
+}
+
+const maxRecord = 16 << 20
+
+func walkZip(ctx context.Context, body []byte, fn func(string, []byte) error) error {
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	files := slices.Clone(zr.File)
+	slices.SortFunc(files, func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
+	for i, f := range files {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if f.FileInfo().IsDir() || path.Ext(f.Name) != ".json" {
+			continue
+		}
+		if f.UncompressedSize64 > maxRecord {
+			return fmt.Errorf("%s: %d bytes, over the %d limit", f.Name, f.UncompressedSize64, maxRecord)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, maxRecord+1))
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+		if len(b) > maxRecord {
+			return fmt.Errorf("%s: over the %d-byte limit", f.Name, maxRecord)
+		}
+		if err := fn(f.Name, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func walkDir(ctx context.Context, dir string, fn func(string, []byte) error) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() || filepath.Ext(p) != ".json" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		return fn(filepath.ToSlash(rel), b)
+	})
+}
+
+// ecosystemOf is the ecosystem part of a document URI ("…/PyPI/all.zip#PYSEC-1.json").
+func ecosystemOf(uri string) string {
+	u, _, _ := strings.Cut(uri, "#")
+	return path.Base(path.Dir(u))
+}
+
+// StageStats counts what parse or map did.
+type StageStats struct {
+	Documents int                 `json:"documents"`
+	OK        int                 `json:"ok"`
+	Failed    int                 `json:"failed"`
+	Errors    []advisory.DocError `json:"errors,omitempty"`
+}
+
+// Parse checks every pending document is an OSV record: a parsed one moves on to map, a
+// malformed one is marked failed with the reason.
+func (c *Connector) Parse(ctx context.Context) (StageStats, error) {
+	var st StageStats
+	docs, err := c.st.ListDocuments(ctx, SourceID, store.StatusPendingParse)
+	if err != nil {
+		return st, err
+	}
+	for _, d := range docs {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		st.Documents++
+		status, reason := store.StatusParsed, ""
+		if _, err := advisory.ParseOSV(sourceName(d.URI), d.URI, d.Content); err != nil {
+			status, reason = store.StatusFailed, err.Error()
+			st.Failed++
+			st.Errors = append(st.Errors, advisory.DocError{Document: d.URI, Reason: reason})
+		} else {
+			st.OK++
+		}
+		if err := c.st.SetDocumentStatus(ctx, SourceID, d.URI, d.Digest, status, reason); err != nil && !errors.Is(err, store.ErrConflict) {
+			return st, err
+		} // a conflict: the document changed under us and is pending again
+	}
+	return st, nil
+}
+
+// sourceName is the provenance name of a record: "osv:<Ecosystem>".
+func sourceName(uri string) string { return "osv:" + ecosystemOf(uri) }
+
+// Map turns parsed documents into canonical advisories and stores them, one batch per call.
+func (c *Connector) Map(ctx context.Context) (StageStats, error) {
+	var st StageStats
+	docs, err := c.st.ListDocuments(ctx, SourceID, store.StatusParsed)
+	if err != nil {
+		return st, err
+	}
+	recs := make([]store.MappedRecord, 0, len(docs))
+	var done []store.Document
+	for _, d := range docs {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		st.Documents++
+		a, err := advisory.ParseOSV(sourceName(d.URI), d.URI, d.Content)
+		if err != nil { // parse accepted it; only a changed parser could get here
+			st.Failed++
+			if err := c.st.SetDocumentStatus(ctx, SourceID, d.URI, d.Digest, store.StatusFailed, err.Error()); err != nil && !errors.Is(err, store.ErrConflict) {
+				return st, err
+			}
+			continue
+		}
+		enc, err := store.Encode(a)
+		if err != nil {
+			return st, err
+		}
+		// Keyed by the record's place in its archive, not by the canonical (CVE) ID: a GO and a
+		// GHSA record of one CVE, or AlmaLinux's per-release copies of one ALSA, are distinct
+		// source records that merge:reconcile unites.
+		enc.ID = recordKey(d.URI)
+		recs = append(recs, store.MappedRecord{Source: SourceID, DocumentURI: d.URI, Encoded: enc})
+		done = append(done, d)
+	}
+	if err := c.st.UpsertMapped(ctx, recs); err != nil {
+		return st, err
+	}
+	for _, d := range done {
+		if err := c.st.SetDocumentStatus(ctx, SourceID, d.URI, d.Digest, store.StatusMapped, ""); err != nil && !errors.Is(err, store.ErrConflict) {
+			return st, err
+		}
+	}
+	st.OK = len(done)
+	return st, nil
+}
+
+// recordKey is a mapped record's key: "<Ecosystem>/<path in the archive without .json>".
+func recordKey(uri string) string {
+	_, frag, _ := strings.Cut(uri, "#")
+	return ecosystemOf(uri) + "/" + strings.TrimSuffix(frag, ".json")
+}
