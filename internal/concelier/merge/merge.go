@@ -54,9 +54,9 @@ func DefaultPrecedence() Precedence {
 			"osv:Wolfi": ClassDistro, "osv:Chainguard": ClassDistro,
 			"debian-tracker": ClassDistro, "ubuntu-tracker": ClassDistro, "alpine-secdb": ClassDistro,
 			"redhat-csaf": ClassDistro,
-			"vendor:": ClassVendor,
-			"nvd":     ClassNVD,
-			"kev":     ClassEnrich, "cert:": ClassEnrich,
+			"vendor:":     ClassVendor,
+			"nvd":         ClassNVD,
+			"kev":         ClassEnrich, "cert:": ClassEnrich,
 		},
 	}
 }
@@ -252,7 +252,7 @@ func mergeGroup(g []Input, prec Precedence, runID string, now time.Time) (*advis
 			}
 			if v != value && in.Source != winner {
 				events = append(events, store.MergeEvent{AdvisoryID: id, Field: field, WinnerSource: winner, LoserSource: in.Source,
-					Reason: fmt.Sprintf("precedence: %s > %s", prec.Class(winner), prec.Class(in.Source)),
+					Reason:       fmt.Sprintf("precedence: %s > %s", prec.Class(winner), prec.Class(in.Source)),
 					DigestBefore: in.Digest, At: now, RunID: runID})
 				conflicts = append(conflicts, Conflict{AdvisoryID: id, Field: field, Detail: winner + " over " + in.Source})
 			}
