@@ -432,7 +432,7 @@ func (c *Connector) Map(ctx context.Context) (StageStats, error) {
 	if err != nil {
 		return st, err
 	}
-	recs := make([]store.MappedRecord, 0, len(docs))
+	advs := make([]*advisory.Advisory, 0, len(docs))
 	var done []store.Document
 	for _, d := range docs {
 		if err := ctx.Err(); err != nil {
@@ -447,16 +447,20 @@ func (c *Connector) Map(ctx context.Context) (StageStats, error) {
 			}
 			continue
 		}
-		enc, err := store.Encode(a)
-		if err != nil {
-			return st, err
-		}
+		advs = append(advs, a)
+		done = append(done, d)
+	}
+	encs, err := store.EncodeAll(ctx, advs) // canonical JSON is the costly part: all CPUs
+	if err != nil {
+		return st, err
+	}
+	recs := make([]store.MappedRecord, len(encs))
+	for i, enc := range encs {
 		// Keyed by the record's place in its archive, not by the canonical (CVE) ID: a GO and a
 		// GHSA record of one CVE, or AlmaLinux's per-release copies of one ALSA, are distinct
 		// source records that merge:reconcile unites.
-		enc.ID = recordKey(d.URI)
-		recs = append(recs, store.MappedRecord{Source: SourceID, DocumentURI: d.URI, Encoded: enc})
-		done = append(done, d)
+		enc.ID = recordKey(done[i].URI)
+		recs[i] = store.MappedRecord{Source: SourceID, DocumentURI: done[i].URI, Encoded: enc}
 	}
 	if err := c.st.UpsertMapped(ctx, recs); err != nil {
 		return st, err
