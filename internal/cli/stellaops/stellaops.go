@@ -1,0 +1,127 @@
+// Package stellaops implements the `stellaops` server binary's commands. For now: `concelier run`,
+// which runs one Concelier job in process against the data directory (the same one stellaops-cli
+// scan run reads its advisory snapshot from). `serve` arrives with the server.
+package stellaops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stellaops/stellaops/internal/buildinfo"
+	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/internal/concelier"
+	"github.com/stellaops/stellaops/internal/concelier/jobs"
+	"github.com/stellaops/stellaops/internal/concelier/store"
+)
+
+// Run executes stellaops with args (without the program name).
+func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) string) error {
+	var data string
+	var verbose bool
+	root := &cobra.Command{
+		Use:           "stellaops",
+		Short:         "StellaOps server and Concelier jobs",
+		Version:       buildinfo.Get().Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.Usagef("%v", err) })
+	pf := root.PersistentFlags()
+	pf.StringVar(&data, "data", "", "data directory (env STELLAOPS_DATA; default ~/.stellaops/data), shared with stellaops-cli")
+	pf.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+
+	conc := &cobra.Command{Use: "concelier", Short: "Advisory ingestion, merge and exports"}
+	var o concelier.Options
+	var dsn string
+	runCmd := &cobra.Command{
+		Use:   "run JOB",
+		Short: "Run one Concelier job: source:<id>:<fetch|parse|map>, merge:reconcile, export:json, export:trivy-db",
+		Long: `Run one Concelier job in process and print its record.
+
+Jobs:
+  source:osv:fetch     download each ecosystem's all.zip (or read --mirror DIR, laid out as
+                       <Ecosystem>/all.zip as osv-scanner uses offline) and store every record
+  source:osv:parse     check the pending records; malformed ones are marked failed with the reason
+  source:osv:map       store the parsed records in the canonical model
+  merge:reconcile      unite all sources' records (aliases, precedence table), record merge events
+                       and publish a new advisory snapshot for scans
+  export:json          the merged set as a JSON tree (+ manifest, tar.gz, metadata.json);
+                       --delta against the last full export
+  export:trivy-db      the merged set as a Trivy DB (trivy.db, metadata.json, db.tar.gz, OCI layout)
+
+A second run of a job kind that is still running is refused. Exit codes: 0 success, 1 the job
+failed or is already running, 2 usage error, 130 interrupted.`,
+		Example: `  stellaops concelier run source:osv:fetch --mirror ../shared/corpora/osv
+  stellaops concelier run source:osv:parse
+  stellaops concelier run source:osv:map
+  stellaops concelier run merge:reconcile
+  stellaops concelier run export:trivy-db --output /tmp/trivy-db`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return cli.Usagef("name one job (for example source:osv:fetch)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if data == "" {
+				data = defaultDataDir(env)
+			}
+			if dsn == "" {
+				dsn = env("STELLAOPS_CONCELIER_DB")
+			}
+			log := cli.Logger(stdio.Err, verbose)
+			st, err := concelier.OpenStore(cmd.Context(), data, dsn, store.Options{})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			host, _ := os.Hostname()
+			svc := &concelier.Service{Store: st, DataDir: data, Now: time.Now, Runner: jobs.New(st, fmt.Sprintf("%s:%d", host, os.Getpid()))}
+			o.Trigger = "cli:" + env("USER")
+			start := time.Now()
+			log.Debug("job starting", "kind", args[0], "data", data)
+			job, err := svc.Run(cmd.Context(), args[0], o)
+			if job.ID == "" { // refused before it started: unknown job, bad options, busy kind
+				if errors.Is(err, concelier.ErrUnknownJob) || errors.Is(err, concelier.ErrInvalidOptions) {
+					return cli.Usagef("%v", err)
+				}
+				return err
+			}
+			b, _ := json.MarshalIndent(job.Counts, "", "  ")
+			fmt.Fprintf(stdio.Out, "%s %s in %s (job %s)\n%s\n", job.Kind, job.Outcome, time.Since(start).Round(time.Millisecond), job.ID, b)
+			return err
+		},
+	}
+	f := runCmd.Flags()
+	f.StringVar(&o.Mode, "mode", "", "source jobs: init (ignore the cursor), resume (only what is pending), cursor (default: what changed)")
+	f.StringVar(&o.Mirror, "mirror", "", "source jobs: read this local copy instead of the network")
+	f.StringSliceVar(&o.Ecosystems, "ecosystem", nil, "source:osv: ecosystems to fetch (repeatable; default: every one in --mirror)")
+	f.StringVarP(&o.Output, "output", "o", "", "exports: output directory (default <data>/exports/<format>/<time>)")
+	f.BoolVar(&o.Delta, "delta", false, "export:json: only what changed since the last full export")
+	f.StringVar(&dsn, "db", "", "store: a postgres:// URL (env STELLAOPS_CONCELIER_DB); default the embedded SQLite database in the data directory")
+	conc.AddCommand(runCmd)
+	root.AddCommand(conc)
+	return root.ExecuteContext(ctx)
+}
+
+// defaultDataDir is $STELLAOPS_DATA, else ~/.stellaops/data (shared with stellaops-cli).
+func defaultDataDir(env func(string) string) string {
+	if d := env("STELLAOPS_DATA"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".stellaops", "data")
+	}
+	return filepath.Join(os.TempDir(), "stellaops-data")
+}

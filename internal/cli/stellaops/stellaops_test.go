@@ -1,0 +1,132 @@
+package stellaops_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/internal/cli/stellaops"
+	"github.com/stellaops/stellaops/internal/cli/stellaopscli"
+)
+
+func run(t *testing.T, data string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx := context.Background()
+	err := stellaops.Run(ctx, append(args, "--data", data), cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb},
+		func(string) string { return "" })
+	return cli.Code(ctx, err, &errb, "stellaops"), out.String(), errb.String()
+}
+
+// mirror copies two real bundled OSV archives into an osv-scanner-style offline mirror.
+func mirror(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, eco := range []string{"crates.io", "PSF-CPython"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "bundled", "osv", eco, "all.zip"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(dir, eco), 0o755)
+		os.WriteFile(filepath.Join(dir, eco, "all.zip"), b, 0o644)
+	}
+	return dir
+}
+
+// The whole Concelier chain from the command line, then a scan that uses what it published.
+func TestConcelierChainThenScan(t *testing.T) {
+	data, m := t.TempDir(), mirror(t)
+	for _, job := range []string{"source:osv:fetch", "source:osv:parse", "source:osv:map", "merge:reconcile"} {
+		code, out, errOut := run(t, data, "concelier", "run", job, "--mirror", m)
+		if code != 0 || !strings.HasPrefix(out, job+" succeeded") {
+			t.Fatalf("%s: exit %d\n%s%s", job, code, out, errOut)
+		}
+	}
+	// merge:reconcile published a snapshot; its digest is in the job's counts.
+	_, out, _ := run(t, data, "concelier", "run", "merge:reconcile", "--mirror", m)
+	var counts struct {
+		Snapshot   string
+		Advisories int
+	}
+	if err := json.Unmarshal([]byte(out[strings.IndexByte(out, '\n')+1:]), &counts); err != nil || counts.Advisories < 1300 {
+		t.Fatalf("merge counts %q: %v", out, err)
+	}
+
+	// hyper 0.9.3 has RUSTSEC-2016-0002 (crates.io data, fixed in 0.9.4).
+	sbomPath := filepath.Join(t.TempDir(), "app.cdx.json")
+	os.WriteFile(sbomPath, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[
+		{"type":"library","name":"hyper","version":"0.9.3","purl":"pkg:cargo/hyper@0.9.3"}]}`), 0o644)
+	var sout, serr bytes.Buffer
+	err := stellaopscli.Run(context.Background(), []string{"--data", data, "scan", "run", "--target", sbomPath, "-f", "json",
+		"--results-dir", filepath.Join(t.TempDir(), "results")}, cli.IO{In: strings.NewReader(""), Out: &sout, Err: &serr}, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("scan: %v\n%s", err, serr.String())
+	}
+	var res struct {
+		Snapshot struct{ Digest string }
+		Findings []struct {
+			ID      string
+			Aliases []string
+		}
+	}
+	if err := json.Unmarshal(sout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Snapshot.Digest != counts.Snapshot {
+		t.Errorf("the scan used snapshot %s, merge published %s", res.Snapshot.Digest, counts.Snapshot)
+	}
+	found := false
+	for _, f := range res.Findings {
+		if f.ID == "RUSTSEC-2016-0002" || strings.Contains(strings.Join(f.Aliases, " "), "RUSTSEC-2016-0002") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("hyper 0.9.3: findings %+v", res.Findings)
+	}
+
+	// Exports: a full JSON tree, then a delta with nothing changed; the Trivy DB.
+	code, out, errOut := run(t, data, "concelier", "run", "export:json")
+	if code != 0 || !strings.Contains(out, `"mode": "full"`) {
+		t.Fatalf("export:json: %d %s %s", code, out, errOut)
+	}
+	code, out, _ = run(t, data, "concelier", "run", "export:json", "--delta")
+	if code != 0 || !strings.Contains(out, `"mode": "delta"`) || !strings.Contains(out, `"changedFiles": []`) {
+		t.Errorf("export:json --delta: %d %s", code, out)
+	}
+	trivyDir := filepath.Join(t.TempDir(), "trivy")
+	code, out, _ = run(t, data, "concelier", "run", "export:trivy-db", "--output", trivyDir)
+	if code != 0 {
+		t.Fatalf("export:trivy-db: %d %s", code, out)
+	}
+	for _, f := range []string{"trivy.db", "metadata.json", "db.tar.gz", "oci/index.json"} {
+		if _, err := os.Stat(filepath.Join(trivyDir, f)); err != nil {
+			t.Errorf("trivy-db export: %v", err)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	data := t.TempDir()
+	for _, args := range [][]string{
+		{"concelier", "run"},
+		{"concelier", "run", "source:nvd:fetch", "--mirror", data},
+		{"concelier", "run", "source:osv:fetch"},
+		{"concelier", "run", "source:osv:fetch", "--mirror", data, "--mode", "sideways"},
+		{"concelier", "run", "export:trivy-db", "--delta"},
+		{"concelier", "run", "launch:rockets"},
+	} {
+		if code, _, errOut := run(t, data, args...); code != 2 || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+	// A job that runs and fails exits 1: exporting before anything was merged.
+	if code, out, _ := run(t, data, "concelier", "run", "export:json"); code != 1 || !strings.Contains(out, "export:json failed") {
+		t.Errorf("export of an empty set: exit %d, %q", code, out)
+	}
+}

@@ -1,0 +1,241 @@
+// Package concelier runs Concelier's jobs by name — source:<id>:<stage>, merge:reconcile,
+// export:json, export:trivy-db — over a store, a data directory and a clock. The CLI's
+// `stellaops concelier run` and, later, the server's /jobs endpoints both call Service.Run, so a
+// job means the same thing whoever triggers it.
+//
+// A merge publishes its result twice: into the store (the merged set and its events) and as a new
+// advisory snapshot in the data directory, which the next scan picks up while running scans keep
+// the one they opened.
+package concelier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/advisory/snapshot"
+	"github.com/stellaops/stellaops/internal/concelier/connector/osv"
+	"github.com/stellaops/stellaops/internal/concelier/export/trivydb"
+	"github.com/stellaops/stellaops/internal/concelier/jobs"
+	"github.com/stellaops/stellaops/internal/concelier/jsontree"
+	"github.com/stellaops/stellaops/internal/concelier/merge"
+	"github.com/stellaops/stellaops/internal/concelier/store"
+	"github.com/stellaops/stellaops/internal/concelier/store/pgstore"
+	"github.com/stellaops/stellaops/internal/concelier/store/sqlitestore"
+)
+
+// ErrUnknownJob is returned for a job name no handler serves; ErrInvalidOptions for options the
+// job cannot take. Both are refused before the job starts.
+var (
+	ErrUnknownJob     = errors.New("unknown job")
+	ErrInvalidOptions = errors.New("invalid options")
+)
+
+// Sources are the connectors this build has, by source ID.
+var Sources = []string{osv.SourceID}
+
+// OpenStore opens the store: PostgreSQL when dsn is a postgres:// URL, else the embedded SQLite
+// database under dataDir.
+func OpenStore(ctx context.Context, dataDir, dsn string, opts store.Options) (store.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return pgstore.Open(ctx, dsn, opts)
+	}
+	if dsn != "" {
+		return nil, fmt.Errorf("store %q: want a postgres:// URL, or nothing for the embedded SQLite store", dsn)
+	}
+	dir := filepath.Join(dataDir, "concelier")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return sqlitestore.Open(ctx, filepath.Join(dir, "concelier.db"), opts)
+}
+
+// Service runs jobs.
+type Service struct {
+	Store   store.Store
+	DataDir string
+	Now     func() time.Time
+	Runner  *jobs.Runner
+}
+
+// Options are a job run's parameters.
+type Options struct {
+	Trigger    string   `json:"-"`
+	Mode       string   `json:"mode,omitempty"`       // source jobs: init, resume, cursor
+	Mirror     string   `json:"mirror,omitempty"`     // source jobs: a local copy instead of the network
+	Ecosystems []string `json:"ecosystems,omitempty"` // osv: which ecosystems
+	Output     string   `json:"output,omitempty"`     // exports: the directory (default under the data dir)
+	Delta      bool     `json:"delta,omitempty"`      // exports: against the last full export
+}
+
+// Run runs job kind and returns its record and counts.
+func (s *Service) Run(ctx context.Context, kind string, o Options) (store.Job, error) {
+	fn, err := s.handler(kind, o)
+	if err != nil {
+		return store.Job{}, err
+	}
+	return s.Runner.Run(ctx, kind, o.Trigger, o, fn)
+}
+
+func (s *Service) handler(kind string, o Options) (func(context.Context) (any, error), error) {
+	switch {
+	case strings.HasPrefix(kind, "source:"):
+		parts := strings.Split(kind, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("%w %q: want source:<id>:<fetch|parse|map>", ErrUnknownJob, kind)
+		}
+		if parts[1] != osv.SourceID {
+			return nil, fmt.Errorf("%w %q: no source %q (this build has: %s)", ErrUnknownJob, kind, parts[1], strings.Join(Sources, ", "))
+		}
+		mode, err := osv.ParseMode(o.Mode)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		}
+		if o.Mirror == "" && len(o.Ecosystems) == 0 {
+			return nil, fmt.Errorf("%w: source osv: name the ecosystems (--ecosystem) or a mirror (--mirror)", ErrInvalidOptions)
+		}
+		c, err := osv.New(s.Store, osv.Config{Mirror: o.Mirror, Ecosystems: o.Ecosystems, Now: s.Now})
+		if err != nil {
+			return nil, err
+		}
+		switch parts[2] {
+		case "fetch":
+			return func(ctx context.Context) (any, error) { return c.Fetch(ctx, mode) }, nil
+		case "parse":
+			return func(ctx context.Context) (any, error) { return c.Parse(ctx) }, nil
+		case "map":
+			return func(ctx context.Context) (any, error) { return c.Map(ctx) }, nil
+		}
+		return nil, fmt.Errorf("%w %q: stage %q (want fetch, parse or map)", ErrUnknownJob, kind, parts[2])
+	case kind == "merge:reconcile":
+		return s.reconcile, nil
+	case kind == "export:json":
+		return func(ctx context.Context) (any, error) { return s.exportJSON(ctx, o) }, nil
+	case kind == "export:trivy-db":
+		if o.Delta {
+			return nil, fmt.Errorf("%w: export:trivy-db: delta exports are not available yet; run a full export", ErrInvalidOptions)
+		}
+		return func(ctx context.Context) (any, error) { return s.exportTrivy(ctx, o) }, nil
+	}
+	return nil, fmt.Errorf("%w %q (want source:<id>:<stage>, merge:reconcile, export:json or export:trivy-db)", ErrUnknownJob, kind)
+}
+
+// ReconcileCounts is what merge:reconcile reports.
+type ReconcileCounts struct {
+	Inputs     int              `json:"inputs"`
+	PerSource  map[string]int   `json:"perSource"`
+	Advisories int              `json:"advisories"`
+	Events     int              `json:"events"`
+	Conflicts  int              `json:"conflicts"`
+	Snapshot   string           `json:"snapshot"`
+	Samples    []merge.Conflict `json:"conflictSamples,omitempty"`
+}
+
+func (s *Service) reconcile(ctx context.Context) (any, error) {
+	now := s.Now().UTC()
+	runID := "merge-" + now.Format("20060102T150405.000000Z")
+	res, err := merge.Reconcile(ctx, s.Store, Sources, merge.DefaultPrecedence(), runID, func() time.Time { return now })
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := snapshot.OpenStore(filepath.Join(s.DataDir, "snapshots"))
+	if err != nil {
+		return nil, err
+	}
+	var infos []snapshot.SourceInfo
+	for src, n := range res.PerSource {
+		infos = append(infos, snapshot.SourceInfo{Name: src, Documents: n, Advisories: n})
+	}
+	meta, err := snaps.Publish(ctx, res.Advisories, infos, now)
+	if err != nil {
+		return nil, fmt.Errorf("publishing the snapshot: %w", err)
+	}
+	c := ReconcileCounts{Inputs: res.Inputs, PerSource: res.PerSource, Advisories: len(res.Advisories), Events: len(res.Events),
+		Conflicts: len(res.Conflicts), Snapshot: meta.Digest}
+	c.Samples = res.Conflicts[:min(len(res.Conflicts), 5)]
+	return c, nil
+}
+
+// merged reads the published merged set.
+func (s *Service) merged(ctx context.Context) ([]*advisory.Advisory, error) {
+	var out []*advisory.Advisory
+	for r, err := range s.Store.MergedAll(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		a := &advisory.Advisory{}
+		if err := json.Unmarshal(r.JSON, a); err != nil {
+			return nil, fmt.Errorf("merged %s: %w", r.ID, err)
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the merged set is empty: run the source jobs and merge:reconcile first")
+	}
+	return out, nil
+}
+
+// exportDir is the output directory: o.Output, or exports/<format>/<time> under the data dir.
+func (s *Service) exportDir(format string, o Options) string {
+	if o.Output != "" {
+		return o.Output
+	}
+	base := filepath.Join(s.DataDir, "exports", format, s.Now().UTC().Format("20060102T150405Z"))
+	dir := base
+	for n := 2; ; n++ { // two exports within a second get their own directories
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return dir
+		}
+		dir = fmt.Sprintf("%s-%d", base, n)
+	}
+}
+
+func (s *Service) exportJSON(ctx context.Context, o Options) (any, error) {
+	advs, err := s.merged(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir := s.exportDir("json", o)
+	latest := filepath.Join(s.DataDir, "exports", "json", "latest-full")
+	opts := jsontree.Options{Now: s.Now()}
+	if o.Delta {
+		b, err := os.ReadFile(latest)
+		if err != nil {
+			return nil, fmt.Errorf("export:json --delta needs an earlier full export (%w)", err)
+		}
+		opts.Baseline = strings.TrimSpace(string(b))
+	}
+	res, err := jsontree.Export(ctx, advs, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if res.Metadata.Mode == "full" {
+		abs, _ := filepath.Abs(dir)
+		if err := os.MkdirAll(filepath.Dir(latest), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(latest, []byte(abs+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"output": dir, "metadata": res.Metadata, "archiveDigest": res.ArchiveDigest}, nil
+}
+
+func (s *Service) exportTrivy(ctx context.Context, o Options) (any, error) {
+	advs, err := s.merged(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir := s.exportDir("trivy-db", o)
+	res, err := trivydb.Export(ctx, advs, dir, trivydb.Options{UpdatedAt: s.Now()})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"output": dir, "result": res}, nil
+}
