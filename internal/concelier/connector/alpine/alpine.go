@@ -44,7 +44,7 @@ const ProvenanceSource = "alpine-secdb"
 // DefaultBaseURL is where Alpine publishes secdb.
 const DefaultBaseURL = "https://secdb.alpinelinux.org"
 
-// DefaultRepos are the repositories fetched per release when none are configured.
+// defaultRepos are the repositories fetched per configured release when none are named.
 var defaultRepos = []string{"main", "community"}
 
 // Mode is how a fetch treats its cursor.
