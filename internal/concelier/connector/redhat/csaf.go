@@ -181,18 +181,35 @@ func (d *Document) Products() map[string]Component {
 			out[id] = c
 		}
 	}
-	for _, r := range d.ProductTree.Relationships {
-		if r.FullProductName.ID == "" {
-			continue
+	// A relationship may build on another: a module-stream package is a component of the module,
+	// itself a component of the platform. Resolve in passes until nothing new resolves.
+	rels := d.ProductTree.Relationships
+	for pass := 0; pass < 8; pass++ {
+		progress := false
+		for _, r := range rels {
+			id := r.FullProductName.ID
+			if id == "" {
+				continue
+			}
+			if _, done := out[id]; done {
+				continue
+			}
+			plat, ok := out[r.RelatesTo]
+			pkg, ok2 := out[r.ProductRef]
+			if l, leaf := leaves[r.ProductRef]; !ok2 && leaf {
+				pkg, ok2 = component(l), true // a module: no CPE or RPM name of its own
+			}
+			if !ok || !ok2 || plat.CPE == "" {
+				continue
+			}
+			c := pkg
+			c.CPE = plat.CPE
+			out[id] = c
+			progress = true
 		}
-		plat, ok := leaves[r.RelatesTo]
-		pkg, ok2 := leaves[r.ProductRef]
-		if !ok || !ok2 {
-			continue
+		if !progress {
+			break
 		}
-		c := component(pkg)
-		c.CPE = component(plat).CPE
-		out[r.FullProductName.ID] = c
 	}
 	return out
 }

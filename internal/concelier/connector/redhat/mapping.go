@@ -145,7 +145,12 @@ func mapVuln(d *Document, v *Vulnerability, products map[string]Component, docum
 	add := func(ids []string, status func(id string) advisory.Status) {
 		for _, id := range sortedUnique(ids) {
 			c, ok := products[id]
-			if !ok || c.Name == "" || c.Arch == "src" {
+			s := status(id)
+			// Fixed builds are listed per architecture, binary RPMs beside the source RPM; the
+			// binaries are what installs. Statements without a fix name the component by its
+			// source package (arch=src, no version): that name is all the feed gives, and for
+			// most packages it is also the main binary's.
+			if !ok || c.Name == "" || (c.Arch == "src" && s == advisory.StatusFixed) {
 				st.SkippedOther++
 				continue
 			}
@@ -158,7 +163,6 @@ func mapVuln(d *Document, v *Vulnerability, products map[string]Component, docum
 				st.SkippedModule++
 				continue
 			}
-			s := status(id)
 			aff := advisory.Affected{
 				Ecosystem: inventory.EcosystemRPM,
 				Distro:    advisory.DistroKey(inventory.Distro{ID: "rhel", VersionID: rel}),
@@ -217,7 +221,7 @@ func parseTime(s string) time.Time {
 	return time.Time{}
 }
 
-// FixedPackages lists (cpe, name, evr) of every fixed binary product, on any platform: what the
+// FixedPackages lists (cpe, name, evr) of every fixed package (source and binary), on any platform: what the
 // document says was shipped, before the platform and module filters. Tests compare it with the
 // OSV conversion of the same advisory.
 func FixedPackages(d *Document) [][3]string {
@@ -225,11 +229,13 @@ func FixedPackages(d *Document) [][3]string {
 	var out [][3]string
 	for _, v := range d.Vulnerabilities {
 		for _, id := range v.ProductStatus.Fixed {
-			if c, ok := products[id]; ok && c.Name != "" && c.Arch != "src" {
+			if c, ok := products[id]; ok && c.Name != "" {
 				out = append(out, [3]string{c.CPE, c.Name, c.EVR})
 			}
 		}
 	}
-	slices.SortFunc(out, func(x, y [3]string) int { return strings.Compare(strings.Join(x[:], "\x00"), strings.Join(y[:], "\x00")) })
+	slices.SortFunc(out, func(x, y [3]string) int {
+		return strings.Compare(strings.Join(x[:], "\x00"), strings.Join(y[:], "\x00"))
+	})
 	return slices.Compact(out)
 }
