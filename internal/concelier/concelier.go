@@ -20,6 +20,7 @@ import (
 
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
+	"github.com/stellaops/stellaops/internal/concelier/connector/kev"
 	"github.com/stellaops/stellaops/internal/concelier/connector/osv"
 	"github.com/stellaops/stellaops/internal/concelier/export/trivydb"
 	"github.com/stellaops/stellaops/internal/concelier/jobs"
@@ -38,7 +39,7 @@ var (
 )
 
 // Sources are the connectors this build has, by source ID.
-var Sources = []string{osv.SourceID}
+var Sources = []string{kev.SourceID, osv.SourceID}
 
 // OpenStore opens the store: PostgreSQL when dsn is a postgres:// URL, else the embedded SQLite
 // database under dataDir.
@@ -90,27 +91,17 @@ func (s *Service) handler(kind string, o Options) (func(context.Context) (any, e
 		if len(parts) != 3 {
 			return nil, fmt.Errorf("%w %q: want source:<id>:<fetch|parse|map>", ErrUnknownJob, kind)
 		}
-		if parts[1] != osv.SourceID {
-			return nil, fmt.Errorf("%w %q: no source %q (this build has: %s)", ErrUnknownJob, kind, parts[1], strings.Join(Sources, ", "))
-		}
-		mode, err := osv.ParseMode(o.Mode)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
-		}
-		if o.Mirror == "" && len(o.Ecosystems) == 0 {
-			return nil, fmt.Errorf("%w: source osv: name the ecosystems (--ecosystem) or a mirror (--mirror)", ErrInvalidOptions)
-		}
-		c, err := osv.New(s.Store, osv.Config{Mirror: o.Mirror, Ecosystems: o.Ecosystems, Now: s.Now})
+		src, err := s.source(parts[1], o)
 		if err != nil {
 			return nil, err
 		}
 		switch parts[2] {
 		case "fetch":
-			return func(ctx context.Context) (any, error) { return c.Fetch(ctx, mode) }, nil
+			return src.fetch, nil
 		case "parse":
-			return func(ctx context.Context) (any, error) { return c.Parse(ctx) }, nil
+			return src.parse, nil
 		case "map":
-			return func(ctx context.Context) (any, error) { return c.Map(ctx) }, nil
+			return src.mapp, nil
 		}
 		return nil, fmt.Errorf("%w %q: stage %q (want fetch, parse or map)", ErrUnknownJob, kind, parts[2])
 	case kind == "merge:reconcile":
@@ -124,6 +115,45 @@ func (s *Service) handler(kind string, o Options) (func(context.Context) (any, e
 		return func(ctx context.Context) (any, error) { return s.exportTrivy(ctx, o) }, nil
 	}
 	return nil, fmt.Errorf("%w %q (want source:<id>:<stage>, merge:reconcile, export:json or export:trivy-db)", ErrUnknownJob, kind)
+}
+
+// stages are one source's jobs.
+type stages struct {
+	fetch, parse, mapp func(context.Context) (any, error)
+}
+
+// source builds the connector of a source ID with the run's options.
+func (s *Service) source(id string, o Options) (*stages, error) {
+	if o.Mode != "" && o.Mode != "init" && o.Mode != "resume" && o.Mode != "cursor" {
+		return nil, fmt.Errorf("%w: unknown mode %q (want init, resume or cursor)", ErrInvalidOptions, o.Mode)
+	}
+	switch id {
+	case osv.SourceID:
+		mode, _ := osv.ParseMode(o.Mode)
+		if o.Mirror == "" && len(o.Ecosystems) == 0 {
+			return nil, fmt.Errorf("%w: source osv: name the ecosystems (--ecosystem) or a mirror (--mirror)", ErrInvalidOptions)
+		}
+		c, err := osv.New(s.Store, osv.Config{Mirror: o.Mirror, Ecosystems: o.Ecosystems, Now: s.Now})
+		if err != nil {
+			return nil, err
+		}
+		return &stages{
+			fetch: func(ctx context.Context) (any, error) { return c.Fetch(ctx, mode) },
+			parse: func(ctx context.Context) (any, error) { return c.Parse(ctx) },
+			mapp:  func(ctx context.Context) (any, error) { return c.Map(ctx) },
+		}, nil
+	case kev.SourceID:
+		c, err := kev.New(s.Store, kev.Config{Mirror: o.Mirror, Now: s.Now})
+		if err != nil {
+			return nil, err
+		}
+		return &stages{
+			fetch: func(ctx context.Context) (any, error) { return c.Fetch(ctx, o.Mode) },
+			parse: func(ctx context.Context) (any, error) { return c.Parse(ctx) },
+			mapp:  func(ctx context.Context) (any, error) { return c.Map(ctx) },
+		}, nil
+	}
+	return nil, fmt.Errorf("%w: no source %q (this build has: %s)", ErrUnknownJob, id, strings.Join(Sources, ", "))
 }
 
 // ReconcileCounts is what merge:reconcile reports.

@@ -109,12 +109,14 @@ type Result struct {
 func Merge(ctx context.Context, inputs []Input, prec Precedence, runID string, now time.Time) (*Result, error) {
 	res := &Result{Inputs: len(inputs), PerSource: map[string]int{}}
 	groups, multiCVE := group(inputs)
+	var enrichOnly [][]Input
 	for _, g := range groups {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		a, events, conflicts, ok := mergeGroup(g, prec, runID, now)
 		if !ok {
+			enrichOnly = append(enrichOnly, g)
 			continue
 		}
 		if multiCVE[g[0].Key] {
@@ -124,6 +126,7 @@ func Merge(ctx context.Context, inputs []Input, prec Precedence, runID string, n
 		res.Events = append(res.Events, events...)
 		res.Conflicts = append(res.Conflicts, conflicts...)
 	}
+	enrich(res.Advisories, enrichOnly)
 	for _, in := range inputs {
 		res.PerSource[in.Source]++
 	}
@@ -140,6 +143,31 @@ func Merge(ctx context.Context, inputs []Input, prec Precedence, runID string, n
 	}
 	res.Advisories = out
 	return res, nil
+}
+
+// enrich applies enrichment records that joined no group to every advisory that names one of
+// their IDs as an alias or, for errata (ALSA-2022:0267 fixes CVE-2021-4034), as a related CVE: an
+// erratum that fixes an exploited CVE is as urgent as the CVE. They never create an advisory.
+func enrich(advs []*advisory.Advisory, groups [][]Input) {
+	if len(groups) == 0 {
+		return
+	}
+	byID := map[string][]*advisory.Advisory{}
+	for _, a := range advs {
+		for _, id := range append(a.IDs(), a.Related...) {
+			byID[id] = append(byID[id], a)
+		}
+	}
+	for _, g := range groups {
+		for _, in := range g {
+			for _, a := range byID[in.Advisory.ID] {
+				a.KnownExploited = a.KnownExploited || in.Advisory.KnownExploited
+				a.References = append(a.References, in.Advisory.References...)
+				a.Sources = append(a.Sources, in.Advisory.Sources...)
+				a.Normalize()
+			}
+		}
+	}
 }
 
 // group unites inputs that share an identifier (union-find). A record that names more than one

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/bundled"
+	"github.com/stellaops/stellaops/internal/concelier/connector/kev"
 	"github.com/stellaops/stellaops/internal/concelier/connector/osv"
 	"github.com/stellaops/stellaops/internal/concelier/merge"
 	"github.com/stellaops/stellaops/internal/concelier/store"
@@ -165,9 +166,39 @@ func TestReconcileBundled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := merge.Reconcile(ctx, st, []string{osv.SourceID}, merge.DefaultPrecedence(), "run-1", func() time.Time { return now })
+	// KEV, an enrichment source: CVE-2021-4034 (pwnkit) is fixed by AlmaLinux 8's ALSA-2022:0267;
+	// CVE-2021-44228 (log4j) and CVE-2023-44487 are named by no bundled record's IDs.
+	k, err := kev.New(st, kev.Config{Mirror: "../connector/kev/testdata/known_exploited_vulnerabilities.json", Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	k.Fetch(ctx, "init")
+	k.Parse(ctx)
+	if ks, err := k.Map(ctx); err != nil || ks.Entries != 3 {
+		t.Fatalf("kev: %+v %v", ks, err)
+	}
+	res, err := merge.Reconcile(ctx, st, []string{kev.SourceID, osv.SourceID}, merge.DefaultPrecedence(), "run-1", func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*advisory.Advisory{}
+	for _, a := range res.Advisories {
+		byID[a.ID] = a
+	}
+	if a := byID["ALSA-2022:0267"]; a == nil || !a.KnownExploited || len(a.Affected) == 0 || a.Summary == "Red Hat Polkit Out-of-Bounds Read and Write Vulnerability" {
+		t.Errorf("ALSA-2022:0267 after KEV enrichment: %+v", a)
+	}
+	exploited := 0
+	for _, a := range res.Advisories {
+		if a.KnownExploited {
+			exploited++
+		}
+	}
+	if exploited == 0 {
+		t.Error("no advisory marked exploited")
+	}
+	if byID["CVE-2021-44228"] != nil || byID["CVE-2023-44487"] != nil || byID["CVE-2021-4034"] != nil {
+		t.Error("a CVE only KEV lists became an advisory")
 	}
 	t.Logf("ingest+merge of %d records: %v; %d advisories, %d events, %d conflicts; per source %v",
 		fst.Records, time.Since(start).Round(time.Millisecond), len(res.Advisories), len(res.Events), len(res.Conflicts), res.PerSource)
@@ -189,7 +220,7 @@ func TestReconcileBundled(t *testing.T) {
 	}
 	// Run again on the same mapped data: the same set, byte for byte.
 	first := mergedJSON(t, st)
-	if _, err := merge.Reconcile(ctx, st, []string{osv.SourceID}, merge.DefaultPrecedence(), "run-2", func() time.Time { return now }); err != nil {
+	if _, err := merge.Reconcile(ctx, st, []string{kev.SourceID, osv.SourceID}, merge.DefaultPrecedence(), "run-2", func() time.Time { return now }); err != nil {
 		t.Fatal(err)
 	}
 	if second := mergedJSON(t, st); !slices.Equal(first, second) {
