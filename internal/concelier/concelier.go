@@ -20,8 +20,12 @@ import (
 
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
+	"github.com/stellaops/stellaops/internal/concelier/connector/alpine"
+	"github.com/stellaops/stellaops/internal/concelier/connector/debian"
 	"github.com/stellaops/stellaops/internal/concelier/connector/kev"
 	"github.com/stellaops/stellaops/internal/concelier/connector/osv"
+	"github.com/stellaops/stellaops/internal/concelier/connector/redhat"
+	"github.com/stellaops/stellaops/internal/concelier/connector/ubuntu"
 	"github.com/stellaops/stellaops/internal/concelier/export/trivydb"
 	"github.com/stellaops/stellaops/internal/concelier/jobs"
 	"github.com/stellaops/stellaops/internal/concelier/jsontree"
@@ -39,7 +43,7 @@ var (
 )
 
 // Sources are the connectors this build has, by source ID.
-var Sources = []string{kev.SourceID, osv.SourceID}
+var Sources = []string{alpine.SourceID, debian.SourceID, kev.SourceID, osv.SourceID, redhat.SourceID, ubuntu.SourceID}
 
 // OpenStore opens the store: PostgreSQL when dsn is a postgres:// URL, else the embedded SQLite
 // database under dataDir.
@@ -122,36 +126,63 @@ type stages struct {
 	fetch, parse, mapp func(context.Context) (any, error)
 }
 
+// connector is the shape every source's connector has; M is its fetch mode type.
+type connector[M, F, S any] interface {
+	Fetch(context.Context, M) (F, error)
+	Parse(context.Context) (S, error)
+	Map(context.Context) (S, error)
+}
+
+func wrap[M, F, S any](c connector[M, F, S], mode M) *stages {
+	return &stages{
+		fetch: func(ctx context.Context) (any, error) { return c.Fetch(ctx, mode) },
+		parse: func(ctx context.Context) (any, error) { return c.Parse(ctx) },
+		mapp:  func(ctx context.Context) (any, error) { return c.Map(ctx) },
+	}
+}
+
+// build makes a connector and parses the mode with the source's own functions.
+func build[M, F, S any, C connector[M, F, S]](parse func(string) (M, error), mode string, c C, err error) (*stages, error) {
+	if err != nil {
+		return nil, err
+	}
+	m, err := parse(mode)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	return wrap[M, F, S](c, m), nil
+}
+
 // source builds the connector of a source ID with the run's options.
 func (s *Service) source(id string, o Options) (*stages, error) {
-	if o.Mode != "" && o.Mode != "init" && o.Mode != "resume" && o.Mode != "cursor" {
-		return nil, fmt.Errorf("%w: unknown mode %q (want init, resume or cursor)", ErrInvalidOptions, o.Mode)
-	}
 	switch id {
 	case osv.SourceID:
-		mode, _ := osv.ParseMode(o.Mode)
 		if o.Mirror == "" && len(o.Ecosystems) == 0 {
 			return nil, fmt.Errorf("%w: source osv: name the ecosystems (--ecosystem) or a mirror (--mirror)", ErrInvalidOptions)
 		}
 		c, err := osv.New(s.Store, osv.Config{Mirror: o.Mirror, Ecosystems: o.Ecosystems, Now: s.Now})
-		if err != nil {
-			return nil, err
-		}
-		return &stages{
-			fetch: func(ctx context.Context) (any, error) { return c.Fetch(ctx, mode) },
-			parse: func(ctx context.Context) (any, error) { return c.Parse(ctx) },
-			mapp:  func(ctx context.Context) (any, error) { return c.Map(ctx) },
-		}, nil
+		return build[osv.Mode, osv.FetchStats, osv.StageStats](osv.ParseMode, o.Mode, c, err)
+	case alpine.SourceID:
+		c, err := alpine.New(s.Store, alpine.Config{Mirror: o.Mirror, Now: s.Now})
+		return build[alpine.Mode, alpine.FetchStats, alpine.StageStats](alpine.ParseMode, o.Mode, c, err)
+	case debian.SourceID:
+		c, err := debian.New(s.Store, debian.Config{Mirror: o.Mirror, Now: s.Now})
+		return build[debian.Mode, debian.FetchStats, debian.StageStats](debian.ParseMode, o.Mode, c, err)
+	case ubuntu.SourceID:
+		c, err := ubuntu.New(s.Store, ubuntu.Config{Mirror: o.Mirror, Now: s.Now})
+		return build[ubuntu.Mode, ubuntu.FetchStats, ubuntu.StageStats](ubuntu.ParseMode, o.Mode, c, err)
+	case redhat.SourceID:
+		c, err := redhat.New(s.Store, redhat.Config{Mirror: o.Mirror, Now: s.Now})
+		return build[redhat.Mode, redhat.FetchStats, redhat.StageStats](redhat.ParseMode, o.Mode, c, err)
 	case kev.SourceID:
+		if o.Mode != "" && o.Mode != "init" && o.Mode != "resume" && o.Mode != "cursor" {
+			return nil, fmt.Errorf("%w: unknown mode %q (want init, resume or cursor)", ErrInvalidOptions, o.Mode)
+		}
 		c, err := kev.New(s.Store, kev.Config{Mirror: o.Mirror, Now: s.Now})
 		if err != nil {
 			return nil, err
 		}
-		return &stages{
-			fetch: func(ctx context.Context) (any, error) { return c.Fetch(ctx, o.Mode) },
-			parse: func(ctx context.Context) (any, error) { return c.Parse(ctx) },
-			mapp:  func(ctx context.Context) (any, error) { return c.Map(ctx) },
-		}, nil
+		return wrap[string, kev.FetchStats, kev.StageStats](c, o.Mode), nil
 	}
 	return nil, fmt.Errorf("%w: no source %q (this build has: %s)", ErrUnknownJob, id, strings.Join(Sources, ", "))
 }

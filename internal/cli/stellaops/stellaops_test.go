@@ -130,3 +130,70 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("export of an empty set: exit %d, %q", code, out)
 	}
 }
+
+// Alpine end to end: the real secdb for v3.10 ingested from a mirror, merged, and the real
+// alpine 3.10.4 image scanned against it: findings come from alpine:3.10 data only, by origin.
+func TestAlpineSecdbThenImageScan(t *testing.T) {
+	data, m := t.TempDir(), t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "concelier", "connector", "alpine", "testdata", "alpine-secdb", "v3.10-main.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(m, "v3.10-main.yaml"), b, 0o644)
+	for _, job := range []string{"source:alpine:fetch", "source:alpine:parse", "source:alpine:map", "merge:reconcile"} {
+		if code, out, errOut := run(t, data, "concelier", "run", job, "--mirror", m); code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", job, code, out, errOut)
+		}
+	}
+	type result struct {
+		Findings []struct {
+			ID             string
+			Distro         string
+			MatchedPackage string
+			FixedVersion   string
+			MatchMethod    string
+			Component      struct{ Name, Version string }
+		}
+		Notes []string
+	}
+	scan := func(target string) result {
+		t.Helper()
+		var sout, serr bytes.Buffer
+		err := stellaopscli.Run(context.Background(), []string{"--data", data, "scan", "run", "--target", target, "-f", "json",
+			"--results-dir", filepath.Join(t.TempDir(), "results")}, cli.IO{In: strings.NewReader(""), Out: &sout, Err: &serr}, func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("scan: %v\n%s", err, serr.String())
+		}
+		var res result
+		if err := json.Unmarshal(sout.Bytes(), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// The image is as new as this secdb: every package is checked (no "not checked" note) and
+	// carries every fix the secdb lists (openssl 1.1.1d-r2 ≥ 1.1.1d-r0).
+	res := scan(filepath.Join("..", "..", "..", "testdata", "images", "alpine-3.10.4.docker-save.tar.gz"))
+	if len(res.Findings) != 0 || len(res.Notes) != 0 {
+		t.Errorf("alpine 3.10.4: findings %+v notes %v", res.Findings, res.Notes)
+	}
+	// The same release with an older libssl, built from openssl 1.1.1c-r0: the three CVEs fixed
+	// in 1.1.1d-r0, matched through the origin.
+	sbomPath := filepath.Join(t.TempDir(), "old.cdx.json")
+	os.WriteFile(sbomPath, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,
+		"metadata":{"component":{"bom-ref":"os","type":"operating-system","name":"alpine","version":"3.10.2"}},
+		"components":[{"type":"library","name":"libssl1.1","version":"1.1.1c-r0",
+		"purl":"pkg:apk/alpine/libssl1.1@1.1.1c-r0?arch=x86_64&distro=alpine-3.10.2&upstream=openssl"}]}`), 0o644)
+	res = scan(sbomPath)
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, f.ID+" "+f.MatchedPackage+" "+f.FixedVersion+" "+f.MatchMethod+" "+f.Distro)
+	}
+	want := []string{
+		"CVE-2019-1547 openssl 1.1.1d-r0 source-indirect alpine:3.10",
+		"CVE-2019-1549 openssl 1.1.1d-r0 source-indirect alpine:3.10",
+		"CVE-2019-1563 openssl 1.1.1d-r0 source-indirect alpine:3.10",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
