@@ -87,6 +87,20 @@ type Documents interface {
 	SetDocumentStatus(ctx context.Context, source, uri, digest string, status DocumentStatus, reason string) error
 	// ListDocuments returns a source's documents with the given status, by URI.
 	ListDocuments(ctx context.Context, source string, status DocumentStatus) ([]Document, error)
+	// PutDocuments is PutDocument for many documents in one transaction, all or none; the
+	// outcomes are in the order of docs. (A feed of 14k records is one call, not 14k commits.)
+	PutDocuments(ctx context.Context, docs []Document) ([]PutOutcome, error)
+	// SetDocumentStatuses applies many status changes in one transaction. An update whose
+	// document's content changed since (its digest no longer matches) is skipped and its index
+	// returned in stale; an unknown document or an invalid status aborts them all.
+	SetDocumentStatuses(ctx context.Context, updates []StatusUpdate) (stale []int, err error)
+}
+
+// StatusUpdate is one change of SetDocumentStatuses: as SetDocumentStatus's arguments.
+type StatusUpdate struct {
+	Source, URI, Digest string
+	Status              DocumentStatus
+	Reason              string
 }
 
 // Cursors stores one opaque JSON value per source (a connector's resume point).

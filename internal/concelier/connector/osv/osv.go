@@ -293,31 +293,54 @@ func (c *Connector) archive(ctx context.Context, eco string, prev cursorEntry) (
 	return nil, err
 }
 
-// storeRecords puts each JSON record of the archive as a raw document.
+// batchSize bounds how many records one store transaction takes (and how many are held at once).
+const batchSize = 4096
+
+// storeRecords puts each JSON record of the archive as a raw document, a batch per transaction.
 func (c *Connector) storeRecords(ctx context.Context, eco string, arc *fetched, st *FetchStats) (int, error) {
 	n := 0
-	put := func(name string, data []byte) error {
-		n++
-		st.Records++
-		out, err := c.st.PutDocument(ctx, store.Document{Source: SourceID, URI: arc.url + "#" + name, FetchedAt: arc.fetchedAt,
-			ETag: arc.etag, LastModified: arc.lastModified, ContentType: "application/json", Content: data})
+	var batch []store.Document
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		outs, err := c.st.PutDocuments(ctx, batch)
 		if err != nil {
 			return err
 		}
-		switch out {
-		case store.Created:
-			st.Created++
-		case store.Replaced:
-			st.Replaced++
-		case store.Unchanged:
-			st.Unchanged++
+		for _, out := range outs {
+			switch out {
+			case store.Created:
+				st.Created++
+			case store.Replaced:
+				st.Replaced++
+			case store.Unchanged:
+				st.Unchanged++
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	put := func(name string, data []byte) error {
+		n++
+		st.Records++
+		batch = append(batch, store.Document{Source: SourceID, URI: arc.url + "#" + name, FetchedAt: arc.fetchedAt,
+			ETag: arc.etag, LastModified: arc.lastModified, ContentType: "application/json", Content: data})
+		if len(batch) == batchSize {
+			return flush()
 		}
 		return nil
 	}
+	var err error
 	if arc.dir != "" {
-		return n, walkDir(ctx, arc.dir, put)
+		err = walkDir(ctx, arc.dir, put)
+	} else {
+		err = walkZip(ctx, arc.body, put)
 	}
-	return n, walkZip(ctx, arc.body, put)
+	if err != nil {
+		return n, err
+	}
+	return n, flush()
 }
 
 const maxRecord = 16 << 20
@@ -402,6 +425,7 @@ func (c *Connector) Parse(ctx context.Context) (StageStats, error) {
 	if err != nil {
 		return st, err
 	}
+	updates := make([]store.StatusUpdate, 0, len(docs))
 	for _, d := range docs {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -415,9 +439,11 @@ func (c *Connector) Parse(ctx context.Context) (StageStats, error) {
 		} else {
 			st.OK++
 		}
-		if err := c.st.SetDocumentStatus(ctx, SourceID, d.URI, d.Digest, status, reason); err != nil && !errors.Is(err, store.ErrConflict) {
-			return st, err
-		} // a conflict: the document changed under us and is pending again
+		updates = append(updates, store.StatusUpdate{Source: SourceID, URI: d.URI, Digest: d.Digest, Status: status, Reason: reason})
+	}
+	// A stale update means the document changed under us and is pending again: nothing to do.
+	if _, err := c.st.SetDocumentStatuses(ctx, updates); err != nil {
+		return st, err
 	}
 	return st, nil
 }
@@ -465,10 +491,12 @@ func (c *Connector) Map(ctx context.Context) (StageStats, error) {
 	if err := c.st.UpsertMapped(ctx, recs); err != nil {
 		return st, err
 	}
-	for _, d := range done {
-		if err := c.st.SetDocumentStatus(ctx, SourceID, d.URI, d.Digest, store.StatusMapped, ""); err != nil && !errors.Is(err, store.ErrConflict) {
-			return st, err
-		}
+	updates := make([]store.StatusUpdate, len(done))
+	for i, d := range done {
+		updates[i] = store.StatusUpdate{Source: SourceID, URI: d.URI, Digest: d.Digest, Status: store.StatusMapped}
+	}
+	if _, err := c.st.SetDocumentStatuses(ctx, updates); err != nil {
+		return st, err
 	}
 	st.OK = len(done)
 	return st, nil

@@ -12,33 +12,57 @@ import (
 
 // PutDocument implements store.Documents.
 func (s *Store) PutDocument(ctx context.Context, d store.Document) (store.PutOutcome, error) {
-	digest := store.Digest(d.Content)
 	var out store.PutOutcome
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var old string
-		switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, d.Source, d.URI).Scan(&old); {
-		case errors.Is(err, sql.ErrNoRows):
-			out = store.Created
-		case err != nil:
-			return err
-		case old == digest:
-			out = store.Unchanged
-			return nil
-		default:
-			out = store.Replaced
-		}
-		const q = `INSERT INTO documents (source, uri, digest, fetched_at, etag, last_modified, content_type, content, status, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending_parse', '')
-			ON CONFLICT (source, uri) DO UPDATE SET digest = excluded.digest, fetched_at = excluded.fetched_at,
-				etag = excluded.etag, last_modified = excluded.last_modified, content_type = excluded.content_type,
-				content = excluded.content, status = 'pending_parse', error = ''`
-		_, err := tx.ExecContext(ctx, q, d.Source, d.URI, digest, micros(d.FetchedAt), d.ETag, d.LastModified, d.ContentType, nonNil(d.Content))
+	err := s.tx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = putDocument(ctx, tx, d)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("put document %s %s: %w", d.Source, d.URI, err)
 	}
 	return out, nil
+}
+
+// PutDocuments implements store.Documents.
+func (s *Store) PutDocuments(ctx context.Context, docs []store.Document) ([]store.PutOutcome, error) {
+	outs := make([]store.PutOutcome, len(docs))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, d := range docs {
+			out, err := putDocument(ctx, tx, d)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", d.Source, d.URI, err)
+			}
+			outs[i] = out
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("put documents: %w", err)
+	}
+	return outs, nil
+}
+
+func putDocument(ctx context.Context, tx *sql.Tx, d store.Document) (store.PutOutcome, error) {
+	digest := store.Digest(d.Content)
+	var old string
+	var out store.PutOutcome
+	switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, d.Source, d.URI).Scan(&old); {
+	case errors.Is(err, sql.ErrNoRows):
+		out = store.Created
+	case err != nil:
+		return 0, err
+	case old == digest:
+		return store.Unchanged, nil
+	default:
+		out = store.Replaced
+	}
+	const q = `INSERT INTO documents (source, uri, digest, fetched_at, etag, last_modified, content_type, content, status, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending_parse', '')
+		ON CONFLICT (source, uri) DO UPDATE SET digest = excluded.digest, fetched_at = excluded.fetched_at,
+			etag = excluded.etag, last_modified = excluded.last_modified, content_type = excluded.content_type,
+			content = excluded.content, status = 'pending_parse', error = ''`
+	_, err := tx.ExecContext(ctx, q, d.Source, d.URI, digest, micros(d.FetchedAt), d.ETag, d.LastModified, d.ContentType, nonNil(d.Content))
+	return out, err
 }
 
 const documentCols = `source, uri, digest, fetched_at, etag, last_modified, content_type, content, status, error`
@@ -65,29 +89,62 @@ func (s *Store) GetDocument(ctx context.Context, source, uri string) (store.Docu
 
 // SetDocumentStatus implements store.Documents.
 func (s *Store) SetDocumentStatus(ctx context.Context, source, uri, digest string, status store.DocumentStatus, reason string) error {
-	if !status.Valid() {
-		return fmt.Errorf("set document status %s %s: invalid status %q", source, uri, status)
-	}
-	if status != store.StatusFailed {
-		reason = ""
-	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var cur string
-		switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, source, uri).Scan(&cur); {
-		case errors.Is(err, sql.ErrNoRows):
-			return store.ErrNotFound
-		case err != nil:
-			return err
-		case cur != digest:
-			return fmt.Errorf("%w: content is now %s, not %s", store.ErrConflict, cur, digest)
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE documents SET status = ?, error = ? WHERE source = ? AND uri = ?`, string(status), reason, source, uri)
-		return err
+		return setStatus(ctx, tx, store.StatusUpdate{Source: source, URI: uri, Digest: digest, Status: status, Reason: reason})
 	})
 	if err != nil {
 		return fmt.Errorf("set document status %s %s: %w", source, uri, err)
 	}
 	return nil
+}
+
+// SetDocumentStatuses implements store.Documents.
+func (s *Store) SetDocumentStatuses(ctx context.Context, updates []store.StatusUpdate) ([]int, error) {
+	var stale []int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		stale = stale[:0] // a retried transaction starts over
+		for i, u := range updates {
+			err := setStatus(ctx, tx, u)
+			if errors.Is(err, store.ErrConflict) {
+				stale = append(stale, i)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", u.Source, u.URI, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set document statuses: %w", err)
+	}
+	return stale, nil
+}
+
+func setStatus(ctx context.Context, tx *sql.Tx, u store.StatusUpdate) error {
+	if !u.Status.Valid() {
+		return fmt.Errorf("invalid status %q", u.Status)
+	}
+	if u.Status != store.StatusFailed {
+		u.Reason = ""
+	}
+	// One statement checks the digest and updates; a miss is told apart afterwards.
+	res, err := tx.ExecContext(ctx, `UPDATE documents SET status = ?, error = ? WHERE source = ? AND uri = ? AND digest = ?`,
+		string(u.Status), u.Reason, u.Source, u.URI, u.Digest)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var cur string
+	switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, u.Source, u.URI).Scan(&cur); {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w: content is now %s, not %s", store.ErrConflict, cur, u.Digest)
 }
 
 // ListDocuments implements store.Documents.

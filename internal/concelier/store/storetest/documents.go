@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -249,4 +250,62 @@ func testCursors(t *testing.T, e *env) {
 		}
 	}
 	check("osv:Go", `{"modified":"2026-11-22T00:00:00Z"}`)
+}
+
+// testDocumentBatches: PutDocuments and SetDocumentStatuses behave as their one-document forms,
+// in one transaction: an invalid update aborts the whole batch, a stale one is skipped.
+func testDocumentBatches(t *testing.T, e *env) {
+	ctx := context.Background()
+	put(t, e.s, doc("osv:Go", "b", "old", e.clock.Now()), store.Created)
+	put(t, e.s, doc("osv:Go", "c", "same", e.clock.Now()), store.Created)
+	docs := []store.Document{
+		doc("osv:Go", "a", "new", e.clock.Now()),
+		doc("osv:Go", "b", "changed", e.clock.Now()),
+		doc("osv:Go", "c", "same", e.clock.Now()),
+	}
+	outs, err := e.s.PutDocuments(ctx, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.PutOutcome{store.Created, store.Replaced, store.Unchanged}, outs); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	a, b, c := get(t, e.s, "osv:Go", "a"), get(t, e.s, "osv:Go", "b"), get(t, e.s, "osv:Go", "c")
+	upd := func(d store.Document, digest string, st store.DocumentStatus, reason string) store.StatusUpdate {
+		return store.StatusUpdate{Source: d.Source, URI: d.URI, Digest: digest, Status: st, Reason: reason}
+	}
+	// An unknown document aborts everything: a stays pending.
+	_, err = e.s.SetDocumentStatuses(ctx, []store.StatusUpdate{upd(a, a.Digest, store.StatusParsed, ""), {Source: "osv:Go", URI: "zz", Digest: "x", Status: store.StatusParsed}})
+	if !errors.Is(err, store.ErrNotFound) || get(t, e.s, "osv:Go", "a").Status != store.StatusPendingParse {
+		t.Errorf("batch with an unknown document: %v, a is %s", err, get(t, e.s, "osv:Go", "a").Status)
+	}
+	if _, err := e.s.SetDocumentStatuses(ctx, []store.StatusUpdate{upd(a, a.Digest, "done", "")}); err == nil {
+		t.Error("an invalid status was accepted")
+	}
+	stale, err := e.s.SetDocumentStatuses(ctx, []store.StatusUpdate{
+		upd(a, a.Digest, store.StatusParsed, "dropped"),
+		upd(b, store.Digest([]byte("old")), store.StatusParsed, ""), // b changed since: skipped
+		upd(c, c.Digest, store.StatusFailed, "bad json"),
+	})
+	if err != nil || !slices.Equal(stale, []int{1}) {
+		t.Fatalf("stale %v, err %v", stale, err)
+	}
+	if got := get(t, e.s, "osv:Go", "a"); got.Status != store.StatusParsed || got.Error != "" {
+		t.Errorf("a: %s %q", got.Status, got.Error)
+	}
+	if got := get(t, e.s, "osv:Go", "b"); got.Status != store.StatusPendingParse || got.Digest != b.Digest {
+		t.Errorf("b: %s", got.Status)
+	}
+	if got := get(t, e.s, "osv:Go", "c"); got.Status != store.StatusFailed || got.Error != "bad json" {
+		t.Errorf("c: %s %q", got.Status, got.Error)
+	}
+	// A cancelled batch writes nothing.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := e.s.PutDocuments(cctx, []store.Document{doc("osv:Go", "e", "x", e.clock.Now())}); err == nil {
+		t.Error("a cancelled batch reported success")
+	}
+	if _, err := e.s.GetDocument(ctx, "osv:Go", "e"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a cancelled batch was written: %v", err)
+	}
 }

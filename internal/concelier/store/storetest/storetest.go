@@ -30,6 +30,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"DocumentReplacedOnChange", testDocumentReplace},
 		{"DocumentStatusTransitions", testDocumentStatus},
 		{"DocumentListByStatus", testDocumentList},
+		{"DocumentBatches", testDocumentBatches},
 		{"Cursors", testCursors},
 		{"MappedRoundTripInIDOrder", testMappedRoundTrip},
 		{"MappedUpsertReplaces", testMappedUpsertReplaces},
