@@ -333,7 +333,7 @@ func english(ds []langString) string {
 	return ""
 }
 
-// summaryOf is the description's first sentence, cut to 200 runes: NVD has no title, and the
+// summaryOf is the description's first sentence, cut to 300 runes: NVD has no title, and the
 // summary is shown on one line.
 func summaryOf(desc string) string {
 	s := desc
@@ -344,9 +344,9 @@ func summaryOf(desc string) string {
 		s = s[:i]
 	}
 	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > 200 {
+	if utf8.RuneCountInString(s) > 300 {
 		r := []rune(s)
-		s = strings.TrimSpace(string(r[:199])) + "…"
+		s = strings.TrimSpace(string(r[:299])) + "…"
 	}
 	return s
 }
