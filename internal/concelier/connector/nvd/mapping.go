@@ -117,7 +117,11 @@ func parsePage(b []byte) (*page, error) {
 		return nil, fmt.Errorf("not an NVD CVE page: format %q", p.Format)
 	}
 	if p.Vulnerabilities == nil {
-		return nil, errors.New("not an NVD CVE page: no vulnerabilities array")
+		lp, ok := legacyPage(b)
+		if !ok {
+			return nil, errors.New("not an NVD CVE page: no vulnerabilities array (nor a 1.1 feed's CVE_Items)")
+		}
+		p = *lp
 	}
 	if p.TotalResults < 0 || p.StartIndex < 0 {
 		return nil, fmt.Errorf("not an NVD CVE page: startIndex %d, totalResults %d", p.StartIndex, p.TotalResults)
@@ -353,7 +357,8 @@ func summaryOf(desc string) string {
 
 // parseTime reads NVD's timestamps, which are UTC without a zone ("2021-12-10T10:15:09.143").
 func parseTime(s string) time.Time {
-	for _, layout := range []string{"2006-01-02T15:04:05.999999999", time.RFC3339Nano} {
+	// 1.1 feeds write "2021-12-10T10:15Z".
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC()
 		}

@@ -9,12 +9,14 @@
 //     document, URI = the page URL with its query. "init" pages through everything; "cursor" asks
 //     only for what changed since the cursor (lastModStartDate / lastModEndDate, in windows of at
 //     most 120 days, NVD's limit); "resume" fetches nothing. A mirror directory of page files (or
-//     of NVD's 2.0 JSON feed files, which have the same shape) is read instead of the network.
+//     of NVD's JSON feed files: 2.0, which have the same shape, or the retired 1.1) is read
+//     instead of the network.
 //   - parse: check each pending page; a malformed one is marked failed with the reason.
 //   - map: one record per CVE of each page (see mapping.go).
 package nvd
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -87,11 +89,11 @@ type Config struct {
 	APIKey string
 	// PageSize is resultsPerPage; default and maximum MaxPageSize.
 	PageSize int
-	// Mirror is a local directory of page files (*.json, *.json.gz: API responses or NVD's
-	// 2.0 feed files) read instead of the network.
+	// Mirror is a local directory of page files (*.json, *.json.gz, *.json.zip: API responses,
+	// NVD's 2.0 feed files, or its retired 1.1 feed files) read instead of the network.
 	Mirror string
 	// Fetch configures the HTTP client. AllowedHosts default to BaseURL's host; MinInterval
-	// defaults to NVD's rate limit (6 s, or 0.6 s with an API key).
+	// defaults to NVD's rate limit (6 s, or 0.6 s with an API key); a negative one disables it.
 	Fetch fetch.Config
 	Now   func() time.Time
 }
@@ -286,7 +288,8 @@ func (c *Connector) put(ctx context.Context, d store.Document, st *FetchStats) e
 const maxPage = 1 << 30 // a yearly 2.0 feed file is a few hundred MB uncompressed
 
 // fetchMirror stores every page file of the mirror directory, named "<BaseURL>#<relative path>"
-// (without a .gz suffix: the document is the JSON). Unchanged files are no-ops in the store.
+// (without a .gz or .zip suffix: the document is the JSON, as NVD's feeds come compressed either
+// way). Unchanged files are no-ops in the store.
 func (c *Connector) fetchMirror(ctx context.Context, st *FetchStats) error {
 	now := c.cfg.Now().UTC()
 	err := filepath.WalkDir(c.cfg.Mirror, func(p string, d os.DirEntry, err error) error {
@@ -297,7 +300,7 @@ func (c *Connector) fetchMirror(ctx context.Context, st *FetchStats) error {
 			return err
 		}
 		name := d.Name()
-		if !d.Type().IsRegular() || !(strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz")) {
+		if !d.Type().IsRegular() || !(strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz") || strings.HasSuffix(name, ".json.zip")) {
 			return nil
 		}
 		b, err := readMirrorFile(p)
@@ -305,28 +308,57 @@ func (c *Connector) fetchMirror(ctx context.Context, st *FetchStats) error {
 			return err
 		}
 		rel, _ := filepath.Rel(c.cfg.Mirror, p)
-		uri := c.cfg.BaseURL + "#" + strings.TrimSuffix(filepath.ToSlash(rel), ".gz")
+		uri := c.cfg.BaseURL + "#" + strings.TrimSuffix(strings.TrimSuffix(filepath.ToSlash(rel), ".gz"), ".zip")
 		return c.put(ctx, store.Document{Source: SourceID, URI: uri, FetchedAt: now, ContentType: "application/json", Content: b}, st)
 	})
 	if err != nil {
 		return fmt.Errorf("nvd mirror: %w", err)
 	}
 	if st.Pages == 0 {
-		return fmt.Errorf("nvd mirror %s: no *.json or *.json.gz files", c.cfg.Mirror)
+		return fmt.Errorf("nvd mirror %s: no *.json, *.json.gz or *.json.zip files", c.cfg.Mirror)
 	}
 	return nil
 }
 
 func readMirrorFile(p string) ([]byte, error) {
 	b, err := os.ReadFile(p)
-	if err != nil || !strings.HasSuffix(p, ".gz") {
-		return b, err
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, err
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, maxPage+1))
+	var r io.Reader
+	switch {
+	case strings.HasSuffix(p, ".gz"):
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		r = zr
+	case strings.HasSuffix(p, ".zip"):
+		// NVD's .json.zip feeds hold the one .json file.
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		var f *zip.File
+		for _, zf := range zr.File {
+			if strings.HasSuffix(zf.Name, ".json") {
+				f = zf
+				break
+			}
+		}
+		if f == nil {
+			return nil, fmt.Errorf("%s: no .json file inside", p)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		defer rc.Close()
+		r = rc
+	default:
+		return b, nil
+	}
+	out, err := io.ReadAll(io.LimitReader(r, maxPage+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}

@@ -1,6 +1,9 @@
 package nvd_test
 
 import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -485,6 +488,7 @@ func FuzzParsePage(f *testing.F) {
 	}
 	f.Add([]byte(`{"vulnerabilities":[{"cve":{"id":"CVE-2099-0001","configurations":[{"nodes":[{"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:x\\:y:z:1\\"}]}]}]}}]}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(legacy11))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		advs, err := nvd.MapPage(b)
 		if err != nil {
@@ -504,4 +508,89 @@ func FuzzParsePage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// legacy11 is a trimmed JSON 1.1 feed in the retired feeds' documented shape: Log4Shell's
+// apache:log4j ranges, one AND configuration nesting its matches as children, and a rejected CVE.
+const legacy11 = `{"CVE_data_type":"CVE","CVE_data_format":"MITRE","CVE_data_version":"4.0","CVE_data_numberOfCVEs":"2",
+"CVE_data_timestamp":"2023-01-01T00:00Z","CVE_Items":[
+{"cve":{"data_type":"CVE","data_format":"MITRE","data_version":"4.0","CVE_data_meta":{"ID":"CVE-2021-44228","ASSIGNER":"security@apache.org"},
+  "problemtype":{"problemtype_data":[{"description":[{"lang":"en","value":"CWE-502"},{"lang":"en","value":"CWE-400"},{"lang":"en","value":"CWE-20"}]}]},
+  "references":{"reference_data":[{"url":"https://logging.apache.org/log4j/2.x/security.html","name":"https://logging.apache.org/log4j/2.x/security.html","refsource":"MISC","tags":["Vendor Advisory"]}]},
+  "description":{"description_data":[{"lang":"en","value":"Apache Log4j2 2.0-beta9 through 2.15.0 (excluding security releases 2.12.2, 2.12.3, and 2.3.1) JNDI features used in configuration, log messages, and parameters do not protect against attacker controlled LDAP and other JNDI related endpoints."}]}},
+ "configurations":{"CVE_data_version":"4.0","nodes":[
+  {"operator":"OR","children":[],"cpe_match":[
+    {"vulnerable":true,"cpe23Uri":"cpe:2.3:a:apache:log4j:*:*:*:*:*:*:*:*","versionStartIncluding":"2.13.0","versionEndExcluding":"2.15.0","cpe_name":[]},
+    {"vulnerable":true,"cpe23Uri":"cpe:2.3:a:apache:log4j:2.0:beta9:*:*:*:*:*:*","cpe_name":[]}]},
+  {"operator":"AND","children":[
+    {"operator":"OR","children":[],"cpe_match":[{"vulnerable":true,"cpe23Uri":"cpe:2.3:a:acme:appliance_software:*:*:*:*:*:*:*:*","versionEndIncluding":"9.1","cpe_name":[]}]},
+    {"operator":"OR","children":[],"cpe_match":[{"vulnerable":false,"cpe23Uri":"cpe:2.3:h:acme:appliance:-:*:*:*:*:*:*:*","cpe_name":[]}]}],"cpe_match":[]}]},
+ "impact":{"baseMetricV3":{"cvssV3":{"version":"3.1","vectorString":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H","baseScore":10.0,"baseSeverity":"CRITICAL"}},
+           "baseMetricV2":{"cvssV2":{"version":"2.0","vectorString":"AV:N/AC:M/Au:N/C:C/I:C/A:C","baseScore":9.3},"severity":"HIGH"}},
+ "publishedDate":"2021-12-10T10:15Z","lastModifiedDate":"2022-02-01T12:00Z"},
+{"cve":{"data_type":"CVE","data_format":"MITRE","data_version":"4.0","CVE_data_meta":{"ID":"CVE-2099-0003","ASSIGNER":"cve@mitre.org"},
+  "problemtype":{"problemtype_data":[]},"references":{"reference_data":[]},
+  "description":{"description_data":[{"lang":"en","value":"** REJECT ** DO NOT USE THIS CANDIDATE NUMBER."}]}},
+ "configurations":{"CVE_data_version":"4.0","nodes":[]},"impact":{},
+ "publishedDate":"2099-01-01T00:00Z","lastModifiedDate":"2099-01-02T00:00Z"}]}`
+
+func TestMirrorLegacyAndCompressedFeeds(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(legacy11))
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "nvdcve-1.1-2021.json.gz"), gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile("testdata/pages/page-2.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zwr := zip.NewWriter(&zb)
+	w, _ := zwr.Create("nvdcve-2.0-2024.json")
+	w.Write(page)
+	zwr.Close()
+	if err := os.WriteFile(filepath.Join(dir, "nvdcve-2.0-2024.json.zip"), zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	c, err := nvd.New(st, nvd.Config{Mirror: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := c.Fetch(ctx, nvd.ModeCursor); err != nil || fs.Pages != 2 {
+		t.Fatalf("fetch %+v %v", fs, err)
+	}
+	if ps, ms := stages(t, c); ps.Failed != 0 || ms.CVEs != 3 {
+		t.Fatalf("parse %+v map %+v", ps, ms)
+	}
+	got := mapped(t, st)
+	a := got["CVE-2021-44228"]
+	if a == nil || !strings.HasSuffix(a.Sources[0].Document, "#nvdcve-1.1-2021.json") || len(a.Severities) != 2 ||
+		a.Severities[1].Source != "nvd" || a.Severities[1].Score != 10 || a.Published.Format(time.RFC3339) != "2021-12-10T10:15:00Z" ||
+		!slices.Equal(a.CWEs, []string{"CWE-20", "CWE-400", "CWE-502"}) {
+		t.Fatalf("CVE-2021-44228 from 1.1: %+v", a)
+	}
+	pkgs := map[string]advisory.Affected{}
+	for _, af := range a.Affected {
+		pkgs[af.Package] = af
+	}
+	if af := pkgs["apache:log4j"]; !slices.Equal(af.Versions, []string{"2.0-beta9"}) || len(af.Ranges) != 1 {
+		t.Errorf("log4j %+v", af)
+	}
+	if af, ok := pkgs["acme:appliance_software"]; !ok || af.Ranges[0].Events[1].LastAffected != "9.1" {
+		t.Errorf("AND child %+v", af)
+	}
+	if _, ok := pkgs["acme:appliance"]; ok {
+		t.Error("a non-vulnerable platform was mapped")
+	}
+	if r := got["CVE-2099-0003"]; r == nil || r.Withdrawn.IsZero() {
+		t.Errorf("rejected 1.1 CVE: %+v", r)
+	}
+	if x := got["CVE-2024-3094"]; x == nil || !strings.HasSuffix(x.Sources[0].Document, "#nvdcve-2.0-2024.json") {
+		t.Errorf("zipped 2.0 feed: %+v", x)
+	}
 }
