@@ -23,6 +23,7 @@ import (
 	"github.com/stellaops/stellaops/internal/concelier/connector/alpine"
 	"github.com/stellaops/stellaops/internal/concelier/connector/debian"
 	"github.com/stellaops/stellaops/internal/concelier/connector/kev"
+	"github.com/stellaops/stellaops/internal/concelier/connector/nvd"
 	"github.com/stellaops/stellaops/internal/concelier/connector/osv"
 	"github.com/stellaops/stellaops/internal/concelier/connector/redhat"
 	"github.com/stellaops/stellaops/internal/concelier/connector/ubuntu"
@@ -43,7 +44,7 @@ var (
 )
 
 // Sources are the connectors this build has, by source ID.
-var Sources = []string{alpine.SourceID, debian.SourceID, kev.SourceID, osv.SourceID, redhat.SourceID, ubuntu.SourceID}
+var Sources = []string{alpine.SourceID, debian.SourceID, kev.SourceID, nvd.SourceID, osv.SourceID, redhat.SourceID, ubuntu.SourceID}
 
 // OpenStore opens the store: PostgreSQL when dsn is a postgres:// URL, else the embedded SQLite
 // database under dataDir.
@@ -77,6 +78,7 @@ type Options struct {
 	Ecosystems []string `json:"ecosystems,omitempty"` // osv: which ecosystems
 	Output     string   `json:"output,omitempty"`     // exports: the directory (default under the data dir)
 	Delta      bool     `json:"delta,omitempty"`      // exports: against the last full export
+	NVDAPIKey  string   `json:"-"`                    // source nvd: the apiKey header (never recorded)
 }
 
 // Run runs job kind and returns its record and counts.
@@ -174,6 +176,9 @@ func (s *Service) source(id string, o Options) (*stages, error) {
 	case redhat.SourceID:
 		c, err := redhat.New(s.Store, redhat.Config{Mirror: o.Mirror, Now: s.Now})
 		return build[redhat.Mode, redhat.FetchStats, redhat.StageStats](redhat.ParseMode, o.Mode, c, err)
+	case nvd.SourceID:
+		c, err := nvd.New(s.Store, nvd.Config{Mirror: o.Mirror, APIKey: o.NVDAPIKey, Now: s.Now})
+		return build[nvd.Mode, nvd.FetchStats, nvd.StageStats](nvd.ParseMode, o.Mode, c, err)
 	case kev.SourceID:
 		if o.Mode != "" && o.Mode != "init" && o.Mode != "resume" && o.Mode != "cursor" {
 			return nil, fmt.Errorf("%w: unknown mode %q (want init, resume or cursor)", ErrInvalidOptions, o.Mode)

@@ -54,6 +54,9 @@ Jobs:
                        <Ecosystem>/all.zip as osv-scanner uses offline) and store every record
   source:osv:parse     check the pending records; malformed ones are marked failed with the reason
   source:osv:map       store the parsed records in the canonical model
+  source:<id>:<stage>  the same stages for alpine (secdb), debian (security tracker), ubuntu (CVE
+                       tracker), redhat (CSAF VEX), nvd (CVE API 2.0; API key from
+                       STELLAOPS_NVD_API_KEY) and kev (CISA KEV: marks known exploitation)
   merge:reconcile      unite all sources' records (aliases, precedence table), record merge events
                        and publish a new advisory snapshot for scans
   export:json          the merged set as a JSON tree (+ manifest, tar.gz, metadata.json);
@@ -89,6 +92,7 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 			host, _ := os.Hostname()
 			svc := &concelier.Service{Store: st, DataDir: data, Now: time.Now, Runner: jobs.New(st, fmt.Sprintf("%s:%d", host, os.Getpid()))}
 			o.Trigger = "cli:" + env("USER")
+			o.NVDAPIKey = env("STELLAOPS_NVD_API_KEY")
 			start := time.Now()
 			log.Debug("job starting", "kind", args[0], "data", data)
 			job, err := svc.Run(cmd.Context(), args[0], o)

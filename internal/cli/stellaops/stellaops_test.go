@@ -115,7 +115,7 @@ func TestUsageErrors(t *testing.T) {
 	data := t.TempDir()
 	for _, args := range [][]string{
 		{"concelier", "run"},
-		{"concelier", "run", "source:nvd:fetch", "--mirror", data},
+		{"concelier", "run", "source:ghsa:fetch", "--mirror", data},
 		{"concelier", "run", "source:osv:fetch"},
 		{"concelier", "run", "source:osv:fetch", "--mirror", data, "--mode", "sideways"},
 		{"concelier", "run", "export:trivy-db", "--delta"},
