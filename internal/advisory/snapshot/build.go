@@ -8,10 +8,12 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/canonjson"
@@ -25,12 +27,33 @@ func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources 
 		a.Normalize()
 	}
 	advs = advisory.Dedupe(advs)
-	canon := make(map[string][]byte, len(advs))
-	canonical := func(a *advisory.Advisory) ([]byte, error) {
-		b, err := canonjson.Marshal(a)
-		canon[a.ID] = b
-		return b, err
+	// Canonical JSON is most of a build's work: encode on every CPU, then hash in order.
+	enc := make([][]byte, len(advs))
+	g, gctx := errgroup.WithContext(ctx)
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < len(advs); i += workers {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				b, err := canonjson.Marshal(advs[i])
+				if err != nil {
+					return fmt.Errorf("advisory %s: %w", advs[i].ID, err)
+				}
+				enc[i] = b
+			}
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return Meta{}, fmt.Errorf("build snapshot: %w", err)
+	}
+	canon := make(map[string][]byte, len(advs))
+	for i, a := range advs {
+		canon[a.ID] = enc[i]
+	}
+	canonical := func(a *advisory.Advisory) ([]byte, error) { return canon[a.ID], nil }
 	digest, err := ContentDigest(advs, canonical)
 	if err != nil {
 		return Meta{}, fmt.Errorf("build snapshot: %w", err)
