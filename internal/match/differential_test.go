@@ -190,3 +190,59 @@ func TestGitRangeBeforeEcosystemRange(t *testing.T) {
 		t.Error("rdiffweb 2.4.8 carries the fix for PYSEC-2022-296")
 	}
 }
+
+// TestTrivyOnOurDB: stock Trivy v0.65.0, reading the Trivy DB Concelier exported from the same OSV
+// data, found exactly what our engine finds on postgres-stretch (bench/trivy-db-check.sh wrote the
+// golden). A change to our matching that loses or adds a finding here must be explained.
+func TestTrivyOnOurDB(t *testing.T) {
+	s := fullSnapshot(t)
+	b, err := os.ReadFile("testdata/trivy/postgres-stretch.trivy-0.65.0.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Findings []struct{ ID, Package, Version, FixedVersion string }
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("testdata/trivy/postgres-stretch.cdx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	inv, err := sbom.NewDecoder(sbom.DefaultConfig()).Decode(context.Background(), f, sbom.FormatAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := match.Match(context.Background(), s, inv, match.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, w := range g.Findings {
+		want[w.Package+"@"+w.Version+" "+w.ID] = true
+	}
+	var got []string
+	for _, f := range res.Findings {
+		key := f.Component.Name + "@" + f.Component.Version + " " + f.ID + " (ours only)"
+		for _, id := range append([]string{f.ID}, f.Aliases...) {
+			if k := f.Component.Name + "@" + f.Component.Version + " " + id; want[k] {
+				key = k
+			}
+		}
+		got = append(got, key)
+	}
+	var wantList []string
+	for k := range want {
+		wantList = append(wantList, k)
+	}
+	slices.Sort(wantList)
+	slices.Sort(got)
+	if len(wantList) != 13 {
+		t.Fatalf("golden has %d findings", len(wantList))
+	}
+	if diff := cmp.Diff(wantList, got); diff != "" {
+		t.Errorf("(-trivy +stellaops):\n%s", diff)
+	}
+}
