@@ -374,10 +374,26 @@ func (db *database) addLang(a *advisory.Advisory, af *advisory.Affected) string 
 		old.VulnerableVersions = appendNew(old.VulnerableVersions, vulnerable...)
 		old.PatchedVersions = appendNew(old.PatchedVersions, patched...)
 		old.VendorIDs = uniqSorted(append(old.VendorIDs, vendor...))
+		dropPatchedIfOpen(old)
 		return ""
 	}
-	vs[a.ID] = &dbtypes.Advisory{VendorIDs: vendor, VulnerableVersions: appendNew(nil, vulnerable...), PatchedVersions: appendNew(nil, patched...)}
+	adv := &dbtypes.Advisory{VendorIDs: vendor, VulnerableVersions: appendNew(nil, vulnerable...), PatchedVersions: appendNew(nil, patched...)}
+	dropPatchedIfOpen(adv)
+	vs[a.ID] = adv
 	return ""
+}
+
+// dropPatchedIfOpen empties PatchedVersions when a vulnerable range has no upper bound. Trivy
+// treats a version listed as patched as safe before it looks at the ranges, so GO-2025-3648
+// (rancher/steve: one entry "every version", another fixed at 0.5.13) would hide 0.5.13's open
+// range; OSV says any entry containing the version makes it affected.
+func dropPatchedIfOpen(a *dbtypes.Advisory) {
+	for _, c := range a.VulnerableVersions {
+		if !strings.HasPrefix(c, "=") && !strings.Contains(c, "<") {
+			a.PatchedVersions = nil
+			return
+		}
+	}
 }
 
 // appendNew appends the values of add not yet in s, keeping first-seen order (the order of the

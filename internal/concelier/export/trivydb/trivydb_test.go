@@ -213,6 +213,12 @@ func TestSpotChecks(t *testing.T) {
 		want: dbtypes.Advisory{VendorIDs: []string{"GHSA-9xjr-m6f3-v5wm", "RUSTSEC-2016-0002"},
 			VulnerableVersions: []string{">=0.0.0-0, <0.9.4"}, PatchedVersions: []string{"0.9.4"}},
 	}, {
+		// GO-2025-3648 (CVE-2023-32198): one entry says every version of github.com/rancher/steve,
+		// another lists fixes. No patched versions, or Trivy would call 0.5.13 safe.
+		name: "go-open-range", bucket: "go::The Go Vulnerability Database", pkg: "github.com/rancher/steve", id: "CVE-2023-32198",
+		want: dbtypes.Advisory{VendorIDs: []string{"GHSA-95fc-g4gj-mqmx", "GO-2025-3648"},
+			VulnerableVersions: []string{">=0", ">=0.2.0, <0.2.1", ">=0.4.0, <0.4.4", ">=0.5.0, <0.5.13"}},
+	}, {
 		// ALSA-2024:0310 fixes CVE-2023-5363 in openssl 1:3.0.7-25.el9_3: filed under the CVE,
 		// the erratum in VendorIDs, no status (a fixed version says it).
 		name: "alma", bucket: "alma 9", pkg: "openssl", id: "CVE-2023-5363",
