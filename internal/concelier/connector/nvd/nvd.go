@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stellaops/stellaops/internal/concelier/connector"
 	"github.com/stellaops/stellaops/internal/concelier/fetch"
 	"github.com/stellaops/stellaops/internal/concelier/store"
 )
@@ -58,29 +59,18 @@ const (
 	intervalWithKey = 600 * time.Millisecond
 )
 
-// Mode is how a fetch treats its cursor.
-type Mode string
+// Mode is how a fetch treats the cursor; the modes are every connector's (connector.Mode).
+type Mode = connector.Mode
 
 // Modes, as the spec's `db fetch --mode` names them.
 const (
-	// ModeInit ignores the cursor: every CVE is paged through again.
-	ModeInit Mode = "init"
-	// ModeResume fetches nothing new; parse and map go on with what is pending.
-	ModeResume Mode = "resume"
-	// ModeCursor asks only for CVEs modified since the cursor (everything when there is none).
-	ModeCursor Mode = "cursor"
+	ModeInit   = connector.ModeInit
+	ModeResume = connector.ModeResume
+	ModeCursor = connector.ModeCursor
 )
 
 // ParseMode checks a mode name; empty means cursor.
-func ParseMode(s string) (Mode, error) {
-	switch Mode(s) {
-	case "":
-		return ModeCursor, nil
-	case ModeInit, ModeResume, ModeCursor:
-		return Mode(s), nil
-	}
-	return "", fmt.Errorf("unknown mode %q (want init, resume or cursor)", s)
-}
+func ParseMode(s string) (Mode, error) { return connector.ParseMode(s) }
 
 // Config configures the connector.
 type Config struct {

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/concelier/connector"
 	"github.com/stellaops/stellaops/internal/concelier/fetch"
 	"github.com/stellaops/stellaops/internal/concelier/store"
 )
@@ -41,29 +42,18 @@ const SourceID = "ubuntu"
 // DefaultBaseURL serves single tracker files as plain text ("<base>/active/CVE-2024-1234").
 const DefaultBaseURL = "https://git.launchpad.net/ubuntu-cve-tracker/plain"
 
-// Mode is how a fetch treats its cursor.
-type Mode string
+// Mode is how a fetch treats the cursor; the modes are every connector's (connector.Mode).
+type Mode = connector.Mode
 
 // Modes, as the spec's `db fetch --mode` names them.
 const (
-	// ModeInit ignores the cursor: every file is read again.
-	ModeInit Mode = "init"
-	// ModeResume fetches nothing new; parse and map go on with what is pending.
-	ModeResume Mode = "resume"
-	// ModeCursor reads only what changed since the cursor.
-	ModeCursor Mode = "cursor"
+	ModeInit   = connector.ModeInit
+	ModeResume = connector.ModeResume
+	ModeCursor = connector.ModeCursor
 )
 
 // ParseMode checks a mode name; empty means cursor.
-func ParseMode(s string) (Mode, error) {
-	switch Mode(s) {
-	case "":
-		return ModeCursor, nil
-	case ModeInit, ModeResume, ModeCursor:
-		return Mode(s), nil
-	}
-	return "", fmt.Errorf("unknown mode %q (want init, resume or cursor)", s)
-}
+func ParseMode(s string) (Mode, error) { return connector.ParseMode(s) }
 
 // dirs are the tracker directories read from a mirror. ignored/ holds CVEs the team never
 // triaged for Ubuntu and carries no release lines worth mapping.
