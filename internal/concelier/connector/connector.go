@@ -2,7 +2,10 @@
 // spec's `db fetch --mode`. The connectors live in its subpackages, one per source.
 package connector
 
-import "fmt"
+import (
+	"fmt"
+	"net/url"
+)
 
 // Mode is how a fetch treats its source's cursor.
 type Mode string
@@ -26,4 +29,13 @@ func ParseMode(s string) (Mode, error) {
 		return Mode(s), nil
 	}
 	return "", fmt.Errorf("unknown mode %q (want init, resume or cursor)", s)
+}
+
+// HostOf is the host of a source's base URL, the one host its HTTP client is allowed by default.
+func HostOf(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+		return "", fmt.Errorf("base URL %q is not an http(s) URL", base)
+	}
+	return u.Hostname(), nil
 }

@@ -116,7 +116,7 @@ func New(st Store, cfg Config) (*Connector, error) {
 	if cfg.Mirror == "" {
 		fc := cfg.Fetch
 		if len(fc.AllowedHosts) == 0 {
-			host, err := hostOf(cfg.BaseURL)
+			host, err := connector.HostOf(cfg.BaseURL)
 			if err != nil {
 				return nil, err
 			}
@@ -146,20 +146,6 @@ var (
 	indexHrefRE   = regexp.MustCompile(`href="(v[0-9]+\.[0-9]+)/"`)
 	releaseHrefRE = regexp.MustCompile(`href="([A-Za-z0-9_-]+)\.json"`)
 )
-
-func hostOf(u string) (string, error) {
-	rest, ok := strings.CutPrefix(u, "https://")
-	if !ok {
-		if rest, ok = strings.CutPrefix(u, "http://"); !ok {
-			return "", fmt.Errorf("alpine: base URL %q is not http(s)", u)
-		}
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
-	}
-	return host, nil
-}
 
 // cursor is the source's resume point: per document URI, the validators and digest last stored.
 type cursor struct {

@@ -103,7 +103,7 @@ func New(st Store, cfg Config) (*Connector, error) {
 		}
 		fc := cfg.Fetch
 		if len(fc.AllowedHosts) == 0 {
-			host, err := hostOf(cfg.BaseURL)
+			host, err := connector.HostOf(cfg.BaseURL)
 			if err != nil {
 				return nil, err
 			}
@@ -115,20 +115,6 @@ func New(st Store, cfg Config) (*Connector, error) {
 		c.http = fetch.New(fc)
 	}
 	return c, nil
-}
-
-func hostOf(u string) (string, error) {
-	rest, ok := strings.CutPrefix(u, "https://")
-	if !ok {
-		if rest, ok = strings.CutPrefix(u, "http://"); !ok {
-			return "", fmt.Errorf("ubuntu: base URL %q is not http(s)", u)
-		}
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
-	}
-	return host, nil
 }
 
 // cursor is the source's resume point: per tracker path, the validators of the last HTTP fetch
