@@ -20,8 +20,8 @@ func TestParseMode(t *testing.T) {
 func TestHostOf(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://osv-vulnerabilities.storage.googleapis.com": "osv-vulnerabilities.storage.googleapis.com",
-		"http://127.0.0.1:41234/base/":                      "127.0.0.1",
-		"https://[::1]:8443":                                "::1",
+		"http://127.0.0.1:41234/base/":                       "127.0.0.1",
+		"https://[::1]:8443":                                 "::1",
 	} {
 		if got, err := connector.HostOf(in); err != nil || got != want {
 			t.Errorf("HostOf(%q) = %q, %v", in, got, err)
