@@ -218,7 +218,12 @@ func (s *Service) reconcile(ctx context.Context) (any, error) {
 	for src, n := range res.PerSource {
 		infos = append(infos, snapshot.SourceInfo{Name: src, Documents: n, Advisories: n})
 	}
-	meta, err := snaps.Publish(ctx, res.Advisories, infos, now)
+	canon := make([][]byte, len(res.Encoded))
+	for i, e := range res.Encoded {
+		canon[i] = e.JSON
+	}
+	// The merge already holds the advisories' canonical JSON: the snapshot reuses it.
+	meta, err := snaps.PublishEncoded(ctx, res.Advisories, canon, infos, now)
 	if err != nil {
 		return nil, fmt.Errorf("publishing the snapshot: %w", err)
 	}

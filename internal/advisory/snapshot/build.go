@@ -49,11 +49,21 @@ func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources 
 	if err := g.Wait(); err != nil {
 		return Meta{}, fmt.Errorf("build snapshot: %w", err)
 	}
-	canon := make(map[string][]byte, len(advs))
-	for i, a := range advs {
-		canon[a.ID] = enc[i]
+	return BuildEncoded(ctx, path, advs, enc, sources, created)
+}
+
+// BuildEncoded is Build for advisories that are already normalised, unique and sorted by ID, with
+// canon[i] the RFC 8785 JSON of advs[i] (a merge has both at hand, and encoding is the costly
+// part). Unsorted or duplicate IDs are an error.
+func BuildEncoded(ctx context.Context, path string, advs []*advisory.Advisory, canon [][]byte, sources []SourceInfo, created time.Time) (Meta, error) {
+	if len(canon) != len(advs) {
+		return Meta{}, fmt.Errorf("build snapshot: %d encodings for %d advisories", len(canon), len(advs))
 	}
-	canonical := func(a *advisory.Advisory) ([]byte, error) { return canon[a.ID], nil }
+	byID := make(map[string][]byte, len(advs))
+	for i, a := range advs {
+		byID[a.ID] = canon[i]
+	}
+	canonical := func(a *advisory.Advisory) ([]byte, error) { return byID[a.ID], nil }
 	digest, err := ContentDigest(advs, canonical)
 	if err != nil {
 		return Meta{}, fmt.Errorf("build snapshot: %w", err)
@@ -116,7 +126,7 @@ func Build(ctx context.Context, path string, advs []*advisory.Advisory, sources 
 		for _, a := range advs {
 			ids = append(ids, a.ID)
 		}
-		if err := put(bucketAdvisory, ids, func(id string) []byte { return canon[id] }); err != nil {
+		if err := put(bucketAdvisory, ids, func(id string) []byte { return byID[id] }); err != nil {
 			return err
 		}
 		keys := make([]string, 0, len(index))

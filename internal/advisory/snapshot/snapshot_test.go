@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/canonjson"
 	"github.com/stellaops/stellaops/internal/inventory"
 )
 
@@ -205,4 +207,37 @@ func FuzzDecodeEntries(f *testing.F) {
 			t.Fatalf("round trip changed the entries: %v", err)
 		}
 	})
+}
+
+// BuildEncoded with the encodings Build would compute gives the same snapshot digest; it refuses
+// unsorted input and a wrong number of encodings.
+func TestBuildEncodedMatchesBuild(t *testing.T) {
+	advs := []*advisory.Advisory{
+		{ID: "CVE-2024-2", Summary: "two", Sources: []advisory.Provenance{{Source: "t", Document: "2"}}},
+		{ID: "CVE-2024-1", Summary: "one", Sources: []advisory.Provenance{{Source: "t", Document: "1"}}},
+	}
+	dir := t.TempDir()
+	m1, err := Build(context.Background(), filepath.Join(dir, "a.db"), slices.Clone(advs), nil, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted := []*advisory.Advisory{advs[1], advs[0]}
+	var canon [][]byte
+	for _, a := range sorted {
+		b, err := canonjson.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon = append(canon, b)
+	}
+	m2, err := BuildEncoded(context.Background(), filepath.Join(dir, "b.db"), sorted, canon, nil, time.Unix(0, 0))
+	if err != nil || m2.Digest != m1.Digest {
+		t.Fatalf("BuildEncoded digest %s, Build %s (%v)", m2.Digest, m1.Digest, err)
+	}
+	if _, err := BuildEncoded(context.Background(), filepath.Join(dir, "c.db"), advs, canon, nil, time.Unix(0, 0)); err == nil {
+		t.Error("unsorted advisories accepted")
+	}
+	if _, err := BuildEncoded(context.Background(), filepath.Join(dir, "d.db"), sorted, canon[:1], nil, time.Unix(0, 0)); err == nil {
+		t.Error("a missing encoding accepted")
+	}
 }

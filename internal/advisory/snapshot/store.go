@@ -45,9 +45,19 @@ func OpenStore(dir string) (*Store, error) {
 // Publish builds a snapshot of advs and makes it current. If a snapshot with the same digest is
 // already published, only the pointer moves.
 func (st *Store) Publish(ctx context.Context, advs []*advisory.Advisory, sources []SourceInfo, created time.Time) (Meta, error) {
+	return st.publish(func(tmp string) (Meta, error) { return Build(ctx, tmp, advs, sources, created) })
+}
+
+// PublishEncoded is Publish through BuildEncoded: for a merge, whose advisories are normalised,
+// unique, sorted and already encoded.
+func (st *Store) PublishEncoded(ctx context.Context, advs []*advisory.Advisory, canon [][]byte, sources []SourceInfo, created time.Time) (Meta, error) {
+	return st.publish(func(tmp string) (Meta, error) { return BuildEncoded(ctx, tmp, advs, canon, sources, created) })
+}
+
+func (st *Store) publish(build func(tmp string) (Meta, error)) (Meta, error) {
 	tmp := filepath.Join(st.dir, fmt.Sprintf(".build-%d.db", time.Now().UnixNano()))
 	defer os.Remove(tmp)
-	meta, err := Build(ctx, tmp, advs, sources, created)
+	meta, err := build(tmp)
 	if err != nil {
 		return Meta{}, err
 	}

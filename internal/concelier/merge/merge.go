@@ -103,6 +103,8 @@ type Result struct {
 	Conflicts  []Conflict
 	Inputs     int
 	PerSource  map[string]int // inputs per provenance source
+	// Encoded is Advisories in stored form, in the same order (set by Reconcile).
+	Encoded []store.Encoded
 }
 
 // Merge unites inputs. runID stamps the events; now is their time.

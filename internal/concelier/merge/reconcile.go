@@ -47,5 +47,6 @@ func Reconcile(ctx context.Context, st Store, sources []string, prec Precedence,
 	if err := st.ReplaceMerged(ctx, runID, enc, res.Events); err != nil {
 		return nil, fmt.Errorf("merge: publishing: %w", err)
 	}
+	res.Encoded = enc
 	return res, nil
 }
