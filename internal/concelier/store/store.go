@@ -87,6 +87,9 @@ type Documents interface {
 	SetDocumentStatus(ctx context.Context, source, uri, digest string, status DocumentStatus, reason string) error
 	// ListDocuments returns a source's documents with the given status, by URI.
 	ListDocuments(ctx context.Context, source string, status DocumentStatus) ([]Document, error)
+	// ListDocumentsAfter returns up to limit of those documents whose URI sorts after the given
+	// one, by URI: a large source is walked in batches without holding it all in memory.
+	ListDocumentsAfter(ctx context.Context, source string, status DocumentStatus, after string, limit int) ([]Document, error)
 	// PutDocuments is PutDocument for many documents in one transaction, all or none; the
 	// outcomes are in the order of docs. (A feed of 14k records is one call, not 14k commits.)
 	PutDocuments(ctx context.Context, docs []Document) ([]PutOutcome, error)

@@ -400,13 +400,30 @@ type StageStats struct {
 // malformed one is marked failed with the reason.
 func (c *Connector) Parse(ctx context.Context) (StageStats, error) {
 	var st StageStats
-	docs, err := c.st.ListDocuments(ctx, SourceID, store.StatusPendingParse)
-	if err != nil {
-		return st, err
+	err := c.eachBatch(ctx, store.StatusPendingParse, func(docs []store.Document) error { return c.parseBatch(ctx, docs, &st) })
+	return st, err
+}
+
+// eachBatch calls fn with the source's documents of a status, batchSize at a time in URI order,
+// so that a large source never sits in memory whole.
+func (c *Connector) eachBatch(ctx context.Context, status store.DocumentStatus, fn func([]store.Document) error) error {
+	after := ""
+	for {
+		docs, err := c.st.ListDocumentsAfter(ctx, SourceID, status, after, batchSize)
+		if err != nil || len(docs) == 0 {
+			return err
+		}
+		if err := fn(docs); err != nil {
+			return err
+		}
+		after = docs[len(docs)-1].URI
 	}
+}
+
+func (c *Connector) parseBatch(ctx context.Context, docs []store.Document, st *StageStats) error {
 	_, errs, err := parseAll(ctx, docs)
 	if err != nil {
-		return st, err
+		return err
 	}
 	updates := make([]store.StatusUpdate, 0, len(docs))
 	for i, d := range docs {
@@ -422,10 +439,8 @@ func (c *Connector) Parse(ctx context.Context) (StageStats, error) {
 		updates = append(updates, store.StatusUpdate{Source: SourceID, URI: d.URI, Digest: d.Digest, Status: status, Reason: reason})
 	}
 	// A stale update means the document changed under us and is pending again: nothing to do.
-	if _, err := c.st.SetDocumentStatuses(ctx, updates); err != nil {
-		return st, err
-	}
-	return st, nil
+	_, err = c.st.SetDocumentStatuses(ctx, updates)
+	return err
 }
 
 // parseAll parses every document's record on all CPUs: parse and map both read every record, and
@@ -454,13 +469,14 @@ func sourceName(uri string) string { return "osv:" + ecosystemOf(uri) }
 // Map turns parsed documents into canonical advisories and stores them, one batch per call.
 func (c *Connector) Map(ctx context.Context) (StageStats, error) {
 	var st StageStats
-	docs, err := c.st.ListDocuments(ctx, SourceID, store.StatusParsed)
-	if err != nil {
-		return st, err
-	}
+	err := c.eachBatch(ctx, store.StatusParsed, func(docs []store.Document) error { return c.mapBatch(ctx, docs, &st) })
+	return st, err
+}
+
+func (c *Connector) mapBatch(ctx context.Context, docs []store.Document, st *StageStats) error {
 	parsed, errs, err := parseAll(ctx, docs)
 	if err != nil {
-		return st, err
+		return err
 	}
 	advs := make([]*advisory.Advisory, 0, len(docs))
 	var done []store.Document
@@ -470,7 +486,7 @@ func (c *Connector) Map(ctx context.Context) (StageStats, error) {
 		if err != nil { // parse accepted it; only a changed parser could get here
 			st.Failed++
 			if err := c.st.SetDocumentStatus(ctx, SourceID, d.URI, d.Digest, store.StatusFailed, err.Error()); err != nil && !errors.Is(err, store.ErrConflict) {
-				return st, err
+				return err
 			}
 			continue
 		}
@@ -479,7 +495,7 @@ func (c *Connector) Map(ctx context.Context) (StageStats, error) {
 	}
 	encs, err := store.EncodeAll(ctx, advs) // canonical JSON is the costly part: all CPUs
 	if err != nil {
-		return st, err
+		return err
 	}
 	recs := make([]store.MappedRecord, len(encs))
 	for i, enc := range encs {
@@ -490,17 +506,17 @@ func (c *Connector) Map(ctx context.Context) (StageStats, error) {
 		recs[i] = store.MappedRecord{Source: SourceID, DocumentURI: done[i].URI, Encoded: enc}
 	}
 	if err := c.st.UpsertMapped(ctx, recs); err != nil {
-		return st, err
+		return err
 	}
 	updates := make([]store.StatusUpdate, len(done))
 	for i, d := range done {
 		updates[i] = store.StatusUpdate{Source: SourceID, URI: d.URI, Digest: d.Digest, Status: store.StatusMapped}
 	}
 	if _, err := c.st.SetDocumentStatuses(ctx, updates); err != nil {
-		return st, err
+		return err
 	}
-	st.OK = len(done)
-	return st, nil
+	st.OK += len(done)
+	return nil
 }
 
 // recordKey is a mapped record's key: "<Ecosystem>/<path in the archive without .json>".

@@ -151,7 +151,17 @@ func setStatus(ctx context.Context, tx pgx.Tx, u store.StatusUpdate) error {
 
 // ListDocuments implements store.Documents.
 func (s *Store) ListDocuments(ctx context.Context, source string, status store.DocumentStatus) ([]store.Document, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+documentCols+` FROM documents WHERE source = $1 AND status = $2 ORDER BY uri`, source, string(status))
+	return s.listDocuments(ctx, `SELECT `+documentCols+` FROM documents WHERE source = $1 AND status = $2 ORDER BY uri`, source, source, string(status))
+}
+
+// ListDocumentsAfter implements store.Documents.
+func (s *Store) ListDocumentsAfter(ctx context.Context, source string, status store.DocumentStatus, after string, limit int) ([]store.Document, error) {
+	return s.listDocuments(ctx, `SELECT `+documentCols+` FROM documents WHERE source = $1 AND status = $2 AND uri > $3 ORDER BY uri LIMIT $4`,
+		source, source, string(status), after, limit)
+}
+
+func (s *Store) listDocuments(ctx context.Context, q, source string, args ...any) ([]store.Document, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list documents %s: %w", source, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -307,5 +308,58 @@ func testDocumentBatches(t *testing.T, e *env) {
 	}
 	if _, err := e.s.GetDocument(ctx, "osv:Go", "e"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a cancelled batch was written: %v", err)
+	}
+}
+
+// testDocumentPages: walking a source with ListDocumentsAfter visits every document of the status
+// once, in URI order, whatever the page size.
+func testDocumentPages(t *testing.T, e *env) {
+	ctx := context.Background()
+	var docs []store.Document
+	for i := range 23 {
+		docs = append(docs, doc("osv:Go", fmt.Sprintf("https://x/all.zip#GO-%03d.json", (i*7)%23), fmt.Sprint(i), e.clock.Now()))
+	}
+	docs = append(docs, doc("osv:PyPI", "https://x/all.zip#GO-000.json", "other source", e.clock.Now()))
+	if _, err := e.s.PutDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	all, err := e.s.ListDocuments(ctx, "osv:Go", store.StatusPendingParse)
+	if err != nil || len(all) != 23 {
+		t.Fatalf("ListDocuments: %d, %v", len(all), err)
+	}
+	for _, size := range []int{1, 5, 23, 100} {
+		var got []string
+		after := ""
+		for {
+			page, err := e.s.ListDocumentsAfter(ctx, "osv:Go", store.StatusPendingParse, after, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > size {
+				t.Fatalf("page of %d with limit %d", len(page), size)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, d := range page {
+				got = append(got, d.URI)
+			}
+			after = page[len(page)-1].URI
+		}
+		var want []string
+		for _, d := range all {
+			want = append(want, d.URI)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("pages of %d (-want +got):\n%s", size, diff)
+		}
+	}
+	// Only the status asked for.
+	first := all[0]
+	if err := e.s.SetDocumentStatus(ctx, "osv:Go", first.URI, first.Digest, store.StatusParsed, ""); err != nil {
+		t.Fatal(err)
+	}
+	if page, _ := e.s.ListDocumentsAfter(ctx, "osv:Go", store.StatusParsed, "", 10); len(page) != 1 || page[0].URI != first.URI {
+		t.Errorf("parsed page: %+v", page)
 	}
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"DocumentStatusTransitions", testDocumentStatus},
 		{"DocumentListByStatus", testDocumentList},
 		{"DocumentBatches", testDocumentBatches},
+		{"DocumentPages", testDocumentPages},
 		{"Cursors", testCursors},
 		{"MappedRoundTripInIDOrder", testMappedRoundTrip},
 		{"MappedUpsertReplaces", testMappedUpsertReplaces},
