@@ -1,10 +1,17 @@
 // Package connector holds what every Concelier source connector shares: the fetch modes of the
-// spec's `db fetch --mode`. The connectors live in its subpackages, one per source.
+// spec's `db fetch --mode`, the default host of a source, and the parse stage. The connectors live in its subpackages, one per source.
 package connector
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/concelier/store"
 )
 
 // Mode is how a fetch treats its source's cursor.
@@ -38,4 +45,63 @@ func HostOf(base string) (string, error) {
 		return "", fmt.Errorf("base URL %q is not an http(s) URL", base)
 	}
 	return u.Hostname(), nil
+}
+
+// BatchSize bounds how many documents a stage reads and writes per store call.
+const BatchSize = 4096
+
+// Checked counts what a parse stage did.
+type Checked struct {
+	Documents int
+	OK        int
+	Failed    int
+	Errors    []advisory.DocError
+}
+
+// Check is every connector's parse stage: it walks the source's pending documents in batches,
+// runs check on each (on all CPUs; check must only read the document), and marks each parsed, or
+// failed with check's error as the reason. A document that changed meanwhile is left pending.
+func Check(ctx context.Context, st store.Documents, source string, check func(store.Document) error) (Checked, error) {
+	var c Checked
+	after := ""
+	for {
+		docs, err := st.ListDocumentsAfter(ctx, source, store.StatusPendingParse, after, BatchSize)
+		if err != nil || len(docs) == 0 {
+			return c, err
+		}
+		errs := make([]error, len(docs))
+		g, gctx := errgroup.WithContext(ctx)
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			g.Go(func() error {
+				for i := w; i < len(docs); i += workers {
+					if err := gctx.Err(); err != nil {
+						return err
+					}
+					errs[i] = check(docs[i])
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return c, err
+		}
+		updates := make([]store.StatusUpdate, len(docs))
+		for i, d := range docs {
+			c.Documents++
+			u := store.StatusUpdate{Source: source, URI: d.URI, Digest: d.Digest, Status: store.StatusParsed}
+			if errs[i] != nil {
+				u.Status, u.Reason = store.StatusFailed, errs[i].Error()
+				c.Failed++
+				c.Errors = append(c.Errors, advisory.DocError{Document: d.URI, Reason: u.Reason})
+			} else {
+				c.OK++
+			}
+			updates[i] = u
+		}
+		if _, err := st.SetDocumentStatuses(ctx, updates); err != nil {
+			return c, err
+		}
+		after = docs[len(docs)-1].URI
+	}
 }

@@ -407,29 +407,11 @@ type StageStats struct {
 // Parse checks every pending document is a secdb file: a parsed one moves on to map, a malformed
 // one is marked failed with the reason.
 func (c *Connector) Parse(ctx context.Context) (StageStats, error) {
-	var st StageStats
-	docs, err := c.st.ListDocuments(ctx, SourceID, store.StatusPendingParse)
-	if err != nil {
-		return st, err
-	}
-	for _, d := range docs {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		st.Documents++
-		status, reason := store.StatusParsed, ""
-		if _, err := MapDocument(d.URI, d.Digest, d.Content); err != nil {
-			status, reason = store.StatusFailed, err.Error()
-			st.Failed++
-			st.Errors = append(st.Errors, advisory.DocError{Document: d.URI, Reason: reason})
-		} else {
-			st.OK++
-		}
-		if err := c.st.SetDocumentStatus(ctx, SourceID, d.URI, d.Digest, status, reason); err != nil && !errors.Is(err, store.ErrConflict) {
-			return st, err
-		} // a conflict: the document changed under us and is pending again
-	}
-	return st, nil
+	r, err := connector.Check(ctx, c.st, SourceID, func(d store.Document) error {
+		_, err := MapDocument(d.URI, d.Digest, d.Content)
+		return err
+	})
+	return StageStats{Documents: r.Documents, OK: r.OK, Failed: r.Failed, Errors: r.Errors}, err
 }
 
 // Map turns parsed documents into canonical advisories and stores them.

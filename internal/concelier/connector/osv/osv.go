@@ -272,9 +272,6 @@ func (c *Connector) archive(ctx context.Context, eco string, prev cursorEntry) (
 	return nil, err
 }
 
-// batchSize bounds how many records one store transaction takes (and how many are held at once).
-const batchSize = 4096
-
 // storeRecords puts each JSON record of the archive as a raw document, a batch per transaction.
 func (c *Connector) storeRecords(ctx context.Context, eco string, arc *fetched, st *FetchStats) (int, error) {
 	n := 0
@@ -305,7 +302,7 @@ func (c *Connector) storeRecords(ctx context.Context, eco string, arc *fetched, 
 		st.Records++
 		batch = append(batch, store.Document{Source: SourceID, URI: arc.url + "#" + name, FetchedAt: arc.fetchedAt,
 			ETag: arc.etag, LastModified: arc.lastModified, ContentType: "application/json", Content: data})
-		if len(batch) == batchSize {
+		if len(batch) == connector.BatchSize {
 			return flush()
 		}
 		return nil
@@ -399,17 +396,19 @@ type StageStats struct {
 // Parse checks every pending document is an OSV record: a parsed one moves on to map, a
 // malformed one is marked failed with the reason.
 func (c *Connector) Parse(ctx context.Context) (StageStats, error) {
-	var st StageStats
-	err := c.eachBatch(ctx, store.StatusPendingParse, func(docs []store.Document) error { return c.parseBatch(ctx, docs, &st) })
-	return st, err
+	r, err := connector.Check(ctx, c.st, SourceID, func(d store.Document) error {
+		_, err := advisory.ParseOSV(sourceName(d.URI), d.URI, d.Content)
+		return err
+	})
+	return StageStats{Documents: r.Documents, OK: r.OK, Failed: r.Failed, Errors: r.Errors}, err
 }
 
-// eachBatch calls fn with the source's documents of a status, batchSize at a time in URI order,
+// eachBatch calls fn with the source's documents of a status, connector.BatchSize at a time in URI order,
 // so that a large source never sits in memory whole.
 func (c *Connector) eachBatch(ctx context.Context, status store.DocumentStatus, fn func([]store.Document) error) error {
 	after := ""
 	for {
-		docs, err := c.st.ListDocumentsAfter(ctx, SourceID, status, after, batchSize)
+		docs, err := c.st.ListDocumentsAfter(ctx, SourceID, status, after, connector.BatchSize)
 		if err != nil || len(docs) == 0 {
 			return err
 		}
@@ -418,29 +417,6 @@ func (c *Connector) eachBatch(ctx context.Context, status store.DocumentStatus, 
 		}
 		after = docs[len(docs)-1].URI
 	}
-}
-
-func (c *Connector) parseBatch(ctx context.Context, docs []store.Document, st *StageStats) error {
-	_, errs, err := parseAll(ctx, docs)
-	if err != nil {
-		return err
-	}
-	updates := make([]store.StatusUpdate, 0, len(docs))
-	for i, d := range docs {
-		st.Documents++
-		status, reason := store.StatusParsed, ""
-		if errs[i] != nil {
-			status, reason = store.StatusFailed, errs[i].Error()
-			st.Failed++
-			st.Errors = append(st.Errors, advisory.DocError{Document: d.URI, Reason: reason})
-		} else {
-			st.OK++
-		}
-		updates = append(updates, store.StatusUpdate{Source: SourceID, URI: d.URI, Digest: d.Digest, Status: status, Reason: reason})
-	}
-	// A stale update means the document changed under us and is pending again: nothing to do.
-	_, err = c.st.SetDocumentStatuses(ctx, updates)
-	return err
 }
 
 // parseAll parses every document's record on all CPUs: parse and map both read every record, and
