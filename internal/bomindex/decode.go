@@ -119,8 +119,15 @@ func Decode(r io.Reader) (*Index, error) {
 		idx.GeneratedAt = time.UnixMicro(int64(binary.LittleEndian.Uint64(ts))).UTC()
 	}
 	nl, nc, ne := d.count("layer"), d.count("component"), d.count("entrypoint")
-	if flags&flagEntrypoints == 0 && ne != 0 {
+	// One encoding per index: only known flag bits, and the entrypoint flag exactly when there
+	// are entrypoints (as Encode writes it).
+	switch {
+	case flags&^flagEntrypoints != 0:
+		d.fail("unknown flags %#x", flags&^flagEntrypoints)
+	case flags&flagEntrypoints == 0 && ne != 0:
 		d.fail("entrypoints counted but flag not set")
+	case flags&flagEntrypoints != 0 && ne == 0:
+		d.fail("entrypoint flag set but no entrypoints")
 	}
 	for range nl {
 		if d.err != nil {
