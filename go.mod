@@ -30,6 +30,8 @@ require (
 	modernc.org/sqlite v1.60.1
 )
 
+require oras.land/oras-go/v2 v2.6.4
+
 require (
 	github.com/anchore/go-struct-converter v0.1.0 // indirect
 	github.com/aquasecurity/go-version v0.0.1 // indirect

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"oras.land/oras-go/v2/registry"
+
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
 	"github.com/stellaops/stellaops/internal/concelier/connector/alpine"
@@ -79,6 +81,41 @@ type Options struct {
 	Output     string   `json:"output,omitempty"`     // exports: the directory (default under the data dir)
 	Delta      bool     `json:"delta,omitempty"`      // exports: against the last full export
 	NVDAPIKey  string   `json:"-"`                    // source nvd: the apiKey header (never recorded)
+	// TrivyDB holds export:trivy-db's publishing switches.
+	TrivyDB TrivyDBOptions `json:"trivyDb,omitzero"`
+}
+
+// TrivyDBOptions are the spec's concelier:exporters:trivyDb settings: which runs are pushed to a
+// registry with ORAS and which are packed as an offline bundle.
+type TrivyDBOptions struct {
+	ORAS          ORASOptions   `json:"oras,omitzero"`
+	OfflineBundle BundleOptions `json:"offlineBundle,omitzero"`
+}
+
+// ORASOptions: Enabled pushes to Ref (registry/repository:tag) after full runs when PublishFull
+// and after delta runs when PublishDelta.
+type ORASOptions struct {
+	Enabled      bool   `json:"enabled,omitempty"`
+	Ref          string `json:"ref,omitempty"`
+	PublishFull  bool   `json:"publishFull,omitempty"`
+	PublishDelta bool   `json:"publishDelta,omitempty"`
+	PlainHTTP    bool   `json:"plainHttp,omitempty"`
+	Username     string `json:"-"`
+	Password     string `json:"-"`
+}
+
+// BundleOptions: Enabled writes offline-bundle.tar.gz for full runs when IncludeFull and for
+// delta runs when IncludeDelta.
+type BundleOptions struct {
+	Enabled      bool `json:"enabled,omitempty"`
+	IncludeFull  bool `json:"includeFull,omitempty"`
+	IncludeDelta bool `json:"includeDelta,omitempty"`
+}
+
+// DefaultTrivyDBOptions are the spec's defaults: both off until enabled; once enabled, full runs
+// are published and bundled, delta runs not.
+func DefaultTrivyDBOptions() TrivyDBOptions {
+	return TrivyDBOptions{ORAS: ORASOptions{PublishFull: true}, OfflineBundle: BundleOptions{IncludeFull: true}}
 }
 
 // Run runs job kind and returns its record and counts.
@@ -115,8 +152,10 @@ func (s *Service) handler(kind string, o Options) (func(context.Context) (any, e
 	case kind == "export:json":
 		return func(ctx context.Context) (any, error) { return s.exportJSON(ctx, o) }, nil
 	case kind == "export:trivy-db":
-		if o.Delta {
-			return nil, fmt.Errorf("%w: export:trivy-db: delta exports are not available yet; run a full export", ErrInvalidOptions)
+		if r := o.TrivyDB.ORAS; r.Enabled {
+			if ref, err := registry.ParseReference(r.Ref); err != nil || ref.Reference == "" {
+				return nil, fmt.Errorf("%w: export:trivy-db: ORAS reference %q: want registry/repository:tag", ErrInvalidOptions, r.Ref)
+			}
 		}
 		return func(ctx context.Context) (any, error) { return s.exportTrivy(ctx, o) }, nil
 	}
@@ -267,35 +306,73 @@ func (s *Service) exportDir(format string, o Options) string {
 	}
 }
 
+// baseline returns the last full export of format for a delta run: the directory the
+// latest-full pointer names.
+func (s *Service) baseline(format string) (string, error) {
+	b, err := os.ReadFile(s.latestFull(format))
+	if err != nil {
+		return "", fmt.Errorf("export:%s --delta needs an earlier full export (%w)", format, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (s *Service) latestFull(format string) string {
+	return filepath.Join(s.DataDir, "exports", format, "latest-full")
+}
+
+// markFull makes dir the baseline of later delta runs of format.
+func (s *Service) markFull(format, dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	p := s.latestFull(format)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(abs+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
 func (s *Service) exportJSON(ctx context.Context, o Options) (any, error) {
 	advs, err := s.merged(ctx)
 	if err != nil {
 		return nil, err
 	}
 	dir := s.exportDir("json", o)
-	latest := filepath.Join(s.DataDir, "exports", "json", "latest-full")
 	opts := jsontree.Options{Now: s.Now()}
 	if o.Delta {
-		b, err := os.ReadFile(latest)
-		if err != nil {
-			return nil, fmt.Errorf("export:json --delta needs an earlier full export (%w)", err)
+		if opts.Baseline, err = s.baseline("json"); err != nil {
+			return nil, err
 		}
-		opts.Baseline = strings.TrimSpace(string(b))
 	}
 	res, err := jsontree.Export(ctx, advs, dir, opts)
 	if err != nil {
 		return nil, err
 	}
 	if res.Metadata.Mode == "full" {
-		abs, _ := filepath.Abs(dir)
-		if err := os.MkdirAll(filepath.Dir(latest), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(latest, []byte(abs+"\n"), 0o644); err != nil {
+		if err := s.markFull("json", dir); err != nil {
 			return nil, err
 		}
 	}
 	return map[string]any{"output": dir, "metadata": res.Metadata, "archiveDigest": res.ArchiveDigest}, nil
+}
+
+// TrivyDBCounts is what export:trivy-db reports.
+type TrivyDBCounts struct {
+	Output    string         `json:"output"`
+	Result    trivydb.Result `json:"result"`
+	Published *PublishRecord `json:"published,omitempty"`
+	Bundle    *trivydb.File  `json:"bundle,omitempty"`
+}
+
+// PublishRecord says where an export was pushed.
+type PublishRecord struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
 }
 
 func (s *Service) exportTrivy(ctx context.Context, o Options) (any, error) {
@@ -304,9 +381,36 @@ func (s *Service) exportTrivy(ctx context.Context, o Options) (any, error) {
 		return nil, err
 	}
 	dir := s.exportDir("trivy-db", o)
-	res, err := trivydb.Export(ctx, advs, dir, trivydb.Options{UpdatedAt: s.Now()})
+	opts := trivydb.Options{UpdatedAt: s.Now()}
+	if o.Delta {
+		if opts.Baseline, err = s.baseline("trivy-db"); err != nil {
+			return nil, err
+		}
+	}
+	res, err := trivydb.Export(ctx, advs, dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"output": dir, "result": res}, nil
+	full := res.Metadata.Mode == "full"
+	if full {
+		if err := s.markFull("trivy-db", dir); err != nil {
+			return nil, err
+		}
+	}
+	out := TrivyDBCounts{Output: dir, Result: res}
+	if b := o.TrivyDB.OfflineBundle; b.Enabled && (full && b.IncludeFull || !full && b.IncludeDelta) {
+		f, err := trivydb.Bundle(ctx, dir, res)
+		if err != nil {
+			return out, err
+		}
+		out.Bundle = &f
+	}
+	if r := o.TrivyDB.ORAS; r.Enabled && (full && r.PublishFull || !full && r.PublishDelta) {
+		d, err := trivydb.Push(ctx, dir, r.Ref, trivydb.PushOptions{PlainHTTP: r.PlainHTTP, Username: r.Username, Password: r.Password})
+		if err != nil {
+			return out, err
+		}
+		out.Published = &PublishRecord{Ref: r.Ref, Digest: d}
+	}
+	return out, nil
 }

@@ -42,8 +42,9 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	pf.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 
 	conc := &cobra.Command{Use: "concelier", Short: "Advisory ingestion, merge and exports"}
-	var o concelier.Options
+	o := concelier.Options{TrivyDB: concelier.DefaultTrivyDBOptions()}
 	var dsn string
+	var bundle bool
 	runCmd := &cobra.Command{
 		Use:   "run JOB",
 		Short: "Run one Concelier job: source:<id>:<fetch|parse|map>, merge:reconcile, export:json, export:trivy-db",
@@ -61,7 +62,9 @@ Jobs:
                        and publish a new advisory snapshot for scans
   export:json          the merged set as a JSON tree (+ manifest, tar.gz, metadata.json);
                        --delta against the last full export
-  export:trivy-db      the merged set as a Trivy DB (trivy.db, metadata.json, db.tar.gz, OCI layout)
+  export:trivy-db      the merged set as a Trivy DB (trivy.db, metadata.json, db.tar.gz, OCI layout
+                       with the export's metadata.json); --delta against the last full export;
+                       --oras-ref pushes it to a registry, --bundle packs offline-bundle.tar.gz
 
 A second run of a job kind that is still running is refused. Exit codes: 0 success, 1 the job
 failed or is already running, 2 usage error, 130 interrupted.`,
@@ -93,6 +96,9 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 			svc := &concelier.Service{Store: st, DataDir: data, Now: time.Now, Runner: jobs.New(st, fmt.Sprintf("%s:%d", host, os.Getpid()))}
 			o.Trigger = "cli:" + env("USER")
 			o.NVDAPIKey = env("STELLAOPS_NVD_API_KEY")
+			o.TrivyDB.ORAS.Enabled = o.TrivyDB.ORAS.Ref != ""
+			o.TrivyDB.ORAS.Username, o.TrivyDB.ORAS.Password = env("STELLAOPS_ORAS_USERNAME"), env("STELLAOPS_ORAS_PASSWORD")
+			o.TrivyDB.OfflineBundle.Enabled = bundle
 			start := time.Now()
 			log.Debug("job starting", "kind", args[0], "data", data)
 			job, err := svc.Run(cmd.Context(), args[0], o)
@@ -112,7 +118,14 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 	f.StringVar(&o.Mirror, "mirror", "", "source jobs: read this local copy instead of the network")
 	f.StringSliceVar(&o.Ecosystems, "ecosystem", nil, "source:osv: ecosystems to fetch (repeatable; default: every one in --mirror)")
 	f.StringVarP(&o.Output, "output", "o", "", "exports: output directory (default <data>/exports/<format>/<time>)")
-	f.BoolVar(&o.Delta, "delta", false, "export:json: only what changed since the last full export")
+	f.BoolVar(&o.Delta, "delta", false, "exports: only what changed since the last full export")
+	f.StringVar(&o.TrivyDB.ORAS.Ref, "oras-ref", "", "export:trivy-db: push the OCI artifact to this registry/repository:tag (credentials: STELLAOPS_ORAS_USERNAME/PASSWORD, else the Docker config)")
+	f.BoolVar(&o.TrivyDB.ORAS.PublishFull, "publish-full", true, "export:trivy-db: push full runs (with --oras-ref)")
+	f.BoolVar(&o.TrivyDB.ORAS.PublishDelta, "publish-delta", false, "export:trivy-db: push delta runs (with --oras-ref)")
+	f.BoolVar(&o.TrivyDB.ORAS.PlainHTTP, "oras-plain-http", false, "export:trivy-db: talk HTTP, not HTTPS, to the registry")
+	f.BoolVar(&bundle, "bundle", false, "export:trivy-db: write offline-bundle.tar.gz (+ .sha256) in the output directory")
+	f.BoolVar(&o.TrivyDB.OfflineBundle.IncludeFull, "bundle-full", true, "export:trivy-db: bundle full runs (with --bundle)")
+	f.BoolVar(&o.TrivyDB.OfflineBundle.IncludeDelta, "bundle-delta", false, "export:trivy-db: bundle delta runs (with --bundle)")
 	f.StringVar(&dsn, "db", "", "store: a postgres:// URL (env STELLAOPS_CONCELIER_DB); default the embedded SQLite database in the data directory")
 	conc.AddCommand(runCmd)
 	root.AddCommand(conc)

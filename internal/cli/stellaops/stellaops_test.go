@@ -4,14 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
+
 	"github.com/stellaops/stellaops/internal/cli"
 	"github.com/stellaops/stellaops/internal/cli/stellaops"
 	"github.com/stellaops/stellaops/internal/cli/stellaopscli"
+	"github.com/stellaops/stellaops/internal/concelier"
 )
 
 func run(t *testing.T, data string, args ...string) (int, string, string) {
@@ -99,16 +105,44 @@ func TestConcelierChainThenScan(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"mode": "delta"`) || !strings.Contains(out, `"changedFiles": []`) {
 		t.Errorf("export:json --delta: %d %s", code, out)
 	}
+	// Trivy DB: a full run bundled and pushed to a registry, then a delta, which by the spec's
+	// defaults is neither pushed nor bundled unless asked.
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ref := strings.TrimPrefix(reg.URL, "http://") + "/mirror/trivy-db:2"
 	trivyDir := filepath.Join(t.TempDir(), "trivy")
-	code, out, _ = run(t, data, "concelier", "run", "export:trivy-db", "--output", trivyDir)
+	code, out, errOut = run(t, data, "concelier", "run", "export:trivy-db", "--output", trivyDir, "--bundle", "--oras-ref", ref, "--oras-plain-http")
 	if code != 0 {
-		t.Fatalf("export:trivy-db: %d %s", code, out)
+		t.Fatalf("export:trivy-db: %d %s %s", code, out, errOut)
 	}
-	for _, f := range []string{"trivy.db", "metadata.json", "db.tar.gz", "oci/index.json"} {
+	for _, f := range []string{"trivy.db", "metadata.json", "db.tar.gz", "oci/index.json", "oci/metadata.json", "offline-bundle.tar.gz", "offline-bundle.tar.gz.sha256"} {
 		if _, err := os.Stat(filepath.Join(trivyDir, f)); err != nil {
 			t.Errorf("trivy-db export: %v", err)
 		}
 	}
+	full := trivyCounts(t, out)
+	if full.Published == nil || full.Published.Digest != full.Result.ManifestDigest || full.Bundle == nil || full.Result.Metadata.Mode != "full" {
+		t.Errorf("full run: %+v", full)
+	}
+	code, out, _ = run(t, data, "concelier", "run", "export:trivy-db", "--delta", "--bundle", "--oras-ref", ref, "--oras-plain-http")
+	delta := trivyCounts(t, out)
+	if code != 0 || delta.Result.Metadata.Mode != "delta" || delta.Published != nil || delta.Bundle != nil ||
+		delta.Result.Metadata.BaseManifestDigest != full.Result.ManifestDigest {
+		t.Errorf("delta run (exit %d): %+v", code, delta)
+	}
+	code, out, _ = run(t, data, "concelier", "run", "export:trivy-db", "--delta", "--oras-ref", ref, "--oras-plain-http", "--publish-delta")
+	if delta = trivyCounts(t, out); code != 0 || delta.Published == nil || delta.Published.Digest != delta.Result.ManifestDigest {
+		t.Errorf("delta run with --publish-delta (exit %d): %+v", code, delta)
+	}
+}
+
+func trivyCounts(t *testing.T, out string) concelier.TrivyDBCounts {
+	t.Helper()
+	var c concelier.TrivyDBCounts
+	if err := json.Unmarshal([]byte(out[strings.IndexByte(out, '\n')+1:]), &c); err != nil {
+		t.Fatalf("export:trivy-db output %q: %v", out, err)
+	}
+	return c
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -118,7 +152,8 @@ func TestUsageErrors(t *testing.T) {
 		{"concelier", "run", "source:ghsa:fetch", "--mirror", data},
 		{"concelier", "run", "source:osv:fetch"},
 		{"concelier", "run", "source:osv:fetch", "--mirror", data, "--mode", "sideways"},
-		{"concelier", "run", "export:trivy-db", "--delta"},
+		{"concelier", "run", "export:trivy-db", "--oras-ref", "not a reference"},
+		{"concelier", "run", "export:trivy-db", "--oras-ref", "registry.example/trivy-db"}, // no tag
 		{"concelier", "run", "launch:rockets"},
 	} {
 		if code, _, errOut := run(t, data, args...); code != 2 || errOut == "" {

@@ -100,34 +100,25 @@ func Export(ctx context.Context, advs []*advisory.Advisory, outDir string, opts 
 	if err := emptyDir(outDir); err != nil {
 		return nil, err
 	}
-	files, blobs, err := build(ctx, advs)
+	t, err := Build(ctx, advs)
 	if err != nil {
 		return nil, err
 	}
-	m := Manifest{TreeDigest: treeDigest(files), Files: files}
-	// The export ID is derived from content, so two exports of the same data agree on it.
-	m.ExportID = "jsontree-" + strings.TrimPrefix(m.TreeDigest, "sha256:")[:16]
-	md := Metadata{ExportID: m.ExportID, Mode: "full", TreeDigest: m.TreeDigest, AdvisoryCount: len(files),
+	m := t.Manifest("jsontree-")
+	md := Metadata{ExportID: m.ExportID, Mode: "full", TreeDigest: t.Digest, TreeBytes: t.Bytes, AdvisoryCount: len(t.Files),
 		ExporterVersion: ExporterVersion, CreatedAt: opts.Now.UTC()}
-	for _, f := range files {
-		md.TreeBytes += f.Length
-	}
+	files, blobs := t.Files, t.blobs
 	archived := files
 	if opts.Baseline != "" {
-		base, baseDigest, err := readManifest(filepath.Join(opts.Baseline, "manifest.json"))
+		base, baseDigest, err := ReadManifest(filepath.Join(opts.Baseline, "manifest.json"))
 		if err != nil {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
-		d := diff(base.Files, files)
-		ratio := opts.ResetRatio
-		if ratio <= 0 {
-			ratio = 0.5
-		}
-		if len(base.Files) > 0 && float64(len(d.ChangedFiles)+len(d.RemovedPaths)) <= ratio*float64(len(base.Files)) {
-			md.Mode, md.BaseExportID, md.BaseManifestDigest, md.Delta = "delta", base.ExportID, baseDigest, &d
-			archived = d.ChangedFiles
-		} else {
-			md.ResetBaseline = true
+		p := PlanDelta(base, t, opts.ResetRatio)
+		md.Mode, md.ResetBaseline, md.Delta = p.Mode, p.ResetBaseline, p.Delta
+		if p.Mode == "delta" {
+			md.BaseExportID, md.BaseManifestDigest = base.ExportID, baseDigest
+			archived = p.Delta.ChangedFiles
 		}
 	}
 	if err := writeTree(ctx, filepath.Join(outDir, "tree"), files, blobs); err != nil {
@@ -233,29 +224,68 @@ func safe(s string) string {
 	return string(b)
 }
 
-// build renders every advisory to canonical JSON, one file each, sorted by path.
-func build(ctx context.Context, advs []*advisory.Advisory) ([]File, map[string][]byte, error) {
-	blobs := make(map[string][]byte, len(advs))
-	files := make([]File, 0, len(advs))
+// Tree is a set of advisories rendered as files: canonical JSON, one file each, sorted by path.
+type Tree struct {
+	Files  []File
+	Digest string // treeDigest
+	Bytes  int64  // treeBytes: the files' total length
+	blobs  map[string][]byte
+}
+
+// Blob is the content of the file at p.
+func (t *Tree) Blob(p string) []byte { return t.blobs[p] }
+
+// Manifest lists the tree's files; its export ID is prefix and the start of the tree digest, so
+// two exports of the same data agree on it.
+func (t *Tree) Manifest(prefix string) Manifest {
+	return Manifest{ExportID: prefix + strings.TrimPrefix(t.Digest, "sha256:")[:16], TreeDigest: t.Digest, Files: t.Files}
+}
+
+// Build renders every advisory to canonical JSON, one file each, sorted by path.
+func Build(ctx context.Context, advs []*advisory.Advisory) (*Tree, error) {
+	t := &Tree{blobs: make(map[string][]byte, len(advs)), Files: make([]File, 0, len(advs))}
 	for i, a := range advs {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		p := FilePath(a.ID)
-		if _, dup := blobs[p]; dup {
-			return nil, nil, fmt.Errorf("two advisories map to %s (IDs must be unique)", p)
+		if _, dup := t.blobs[p]; dup {
+			return nil, fmt.Errorf("two advisories map to %s (IDs must be unique)", p)
 		}
 		b, err := canonjson.Marshal(a)
 		if err != nil {
-			return nil, nil, fmt.Errorf("advisory %s: %w", a.ID, err)
+			return nil, fmt.Errorf("advisory %s: %w", a.ID, err)
 		}
-		blobs[p] = b
-		files = append(files, File{Path: p, Length: int64(len(b)), Digest: digest(b)})
+		t.blobs[p] = b
+		t.Files = append(t.Files, File{Path: p, Length: int64(len(b)), Digest: digest(b)})
+		t.Bytes += int64(len(b))
 	}
-	slices.SortFunc(files, func(a, b File) int { return cmp.Compare(a.Path, b.Path) })
-	return files, blobs, nil
+	slices.SortFunc(t.Files, func(a, b File) int { return cmp.Compare(a.Path, b.Path) })
+	t.Digest = treeDigest(t.Files)
+	return t, nil
+}
+
+// Plan is what an export against a baseline will be.
+type Plan struct {
+	Mode          string // "delta", or "full" when the baseline was rotated
+	ResetBaseline bool
+	Delta         *Delta // set for a delta
+}
+
+// PlanDelta compares t with the baseline's manifest. A delta that changes or removes more than
+// ratio of the baseline's files (0 means 0.5), or a baseline with no files, rotates the baseline:
+// the export is full with resetBaseline set, so consumers know to refresh everything.
+func PlanDelta(base Manifest, t *Tree, ratio float64) Plan {
+	d := Diff(base.Files, t.Files)
+	if ratio <= 0 {
+		ratio = 0.5
+	}
+	if len(base.Files) > 0 && float64(len(d.ChangedFiles)+len(d.RemovedPaths)) <= ratio*float64(len(base.Files)) {
+		return Plan{Mode: "delta", Delta: &d}
+	}
+	return Plan{Mode: "full", ResetBaseline: true}
 }
 
 // treeDigest is sha256 over "<path> <digest> <length>\n" for every file in path order: the tree's
@@ -273,8 +303,8 @@ func digest(b []byte) string {
 	return "sha256:" + hex.EncodeToString(s[:])
 }
 
-// diff lists files that are new or changed in cur, and paths gone from it.
-func diff(base, cur []File) Delta {
+// Diff lists files that are new or changed in cur, and paths gone from it.
+func Diff(base, cur []File) Delta {
 	old := make(map[string]string, len(base))
 	for _, f := range base {
 		old[f.Path] = f.Digest
@@ -341,7 +371,9 @@ func archive(files []File, blobs map[string][]byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func readManifest(p string) (Manifest, string, error) {
+// ReadManifest reads a manifest and checks its file list against its treeDigest; it returns the
+// manifest and the digest of its bytes.
+func ReadManifest(p string) (Manifest, string, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return Manifest{}, "", err

@@ -27,6 +27,7 @@ import (
 	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
 
 	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/concelier/jsontree"
 	"github.com/stellaops/stellaops/internal/inventory"
 	"github.com/stellaops/stellaops/internal/version"
 )
@@ -47,6 +48,12 @@ type Options struct {
 	DownloadedAt time.Time
 	// Tag names the manifest in the OCI layout; zero means "2" (the schema, Trivy's default tag).
 	Tag string
+	// Baseline is the directory of an earlier full export. With it the export is a delta (see
+	// ExportMetadata), unless so much changed that ResetRatio rotates the baseline.
+	Baseline string
+	// ResetRatio: a delta changing or removing more than this share of the baseline's JSON files
+	// becomes a full export with resetBaseline set. 0 means 0.5.
+	ResetRatio float64
 }
 
 // File describes one written artefact.
@@ -66,14 +73,28 @@ type Result struct {
 	Packages map[string]int `json:"packages"`
 	// Skipped counts affected entries left out, by reason.
 	Skipped map[string]int `json:"skipped,omitempty"`
-	// Files are trivy.db, metadata.json, db.tar.gz and the OCI blobs, in that order.
+	// Files are trivy.db, metadata.json, db.tar.gz, the OCI blobs, and the export's own
+	// oci/tree-manifest.json and oci/metadata.json, in that order.
 	Files []File `json:"files"`
 	// ManifestDigest is the OCI manifest's digest, the one a registry would serve for Tag.
 	ManifestDigest string `json:"manifestDigest"`
+	// Metadata is what oci/metadata.json holds.
+	Metadata ExportMetadata `json:"metadata"`
+	// ReusedBlobs lists the OCI blobs copied from the baseline's layout rather than rebuilt.
+	ReusedBlobs []string `json:"reusedBlobs,omitempty"`
 }
 
-// Export writes advs as a Trivy DB into outDir (created if needed): trivy.db, metadata.json,
-// db.tar.gz and oci/. Existing files of those names are replaced.
+// Export writes advs as a Trivy DB into outDir (created if needed):
+//
+//	trivy.db, metadata.json     the database as Trivy reads it from <cache-dir>/db
+//	db.tar.gz                   both, packed as Trivy downloads them
+//	oci/                        an OCI image layout holding db.tar.gz as trivy-db's artifact
+//	oci/tree-manifest.json      the JSON tree (see jsontree) the database was built from
+//	oci/metadata.json           the export's metadata (ExportMetadata), written last
+//
+// Existing files of those names are replaced. With Options.Baseline the export is planned as a
+// delta: when the tree is unchanged the baseline's database and archive are copied rather than
+// rebuilt, and every OCI blob the baseline already has is copied from it.
 func Export(ctx context.Context, advs []*advisory.Advisory, outDir string, opts Options) (Result, error) {
 	if opts.UpdatedAt.IsZero() {
 		return Result{}, errors.New("trivydb: Options.UpdatedAt is required")
@@ -87,6 +108,21 @@ func Export(ctx context.Context, advs []*advisory.Advisory, outDir string, opts 
 	}
 	opts.Tag = cmp.Or(opts.Tag, "2")
 
+	if opts.Baseline != "" {
+		a, errA := filepath.Abs(opts.Baseline)
+		b, errB := filepath.Abs(outDir)
+		if errA == nil && errB == nil && a == b {
+			return Result{}, errors.New("trivydb: a delta export cannot be written over its own baseline")
+		}
+	}
+	tree, err := jsontree.Build(ctx, advs)
+	if err != nil {
+		return Result{}, fmt.Errorf("trivydb: %w", err)
+	}
+	md, base, err := plan(tree, opts)
+	if err != nil {
+		return Result{}, fmt.Errorf("trivydb: %w", err)
+	}
 	db, res, err := build(ctx, advs)
 	if err != nil {
 		return Result{}, err
@@ -94,22 +130,51 @@ func Export(ctx context.Context, advs []*advisory.Advisory, outDir string, opts 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("trivydb: %w", err)
 	}
-	dbPath := filepath.Join(outDir, "trivy.db")
-	if err := db.write(ctx, dbPath); err != nil {
-		return Result{}, fmt.Errorf("trivydb: write %s: %w", dbPath, err)
-	}
-	meta, err := json.Marshal(metadata{Version: SchemaVersion, NextUpdate: opts.NextUpdate.UTC(), UpdatedAt: opts.UpdatedAt, DownloadedAt: opts.DownloadedAt.UTC()})
-	if err != nil {
-		return Result{}, fmt.Errorf("trivydb: metadata: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(outDir, "metadata.json"), meta, 0o644); err != nil {
+	// A marker of completion from an earlier export in the same place must not survive a
+	// failure of this one.
+	if err := os.Remove(filepath.Join(outDir, "oci", "metadata.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Result{}, fmt.Errorf("trivydb: %w", err)
 	}
-	files, manifest, err := writeArtifacts(ctx, outDir, opts)
+	unchanged := md.Mode == "delta" && len(md.Delta.ChangedFiles) == 0 && len(md.Delta.RemovedPaths) == 0
+	if unchanged {
+		// Same tree, same database: take the baseline's bytes, so consumers that cached its
+		// layer fetch only the new manifest and metadata.
+		for _, name := range []string{"trivy.db", "metadata.json", "db.tar.gz"} {
+			if err := copyFile(filepath.Join(opts.Baseline, name), filepath.Join(outDir, name)); err != nil {
+				return Result{}, fmt.Errorf("trivydb: baseline: %w", err)
+			}
+		}
+	} else {
+		dbPath := filepath.Join(outDir, "trivy.db")
+		if err := db.write(ctx, dbPath); err != nil {
+			return Result{}, fmt.Errorf("trivydb: write %s: %w", dbPath, err)
+		}
+		meta, err := json.Marshal(metadata{Version: SchemaVersion, NextUpdate: opts.NextUpdate.UTC(), UpdatedAt: opts.UpdatedAt, DownloadedAt: opts.DownloadedAt.UTC()})
+		if err != nil {
+			return Result{}, fmt.Errorf("trivydb: metadata: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "metadata.json"), meta, 0o644); err != nil {
+			return Result{}, fmt.Errorf("trivydb: %w", err)
+		}
+	}
+	files, manifest, reused, err := writeArtifacts(ctx, outDir, base, !unchanged, opts)
 	if err != nil {
 		return Result{}, fmt.Errorf("trivydb: %w", err)
 	}
-	res.Files, res.ManifestDigest = files, manifest
+	res.Files, res.ManifestDigest, res.ReusedBlobs = files, manifest, reused
+	builder, err := os.ReadFile(filepath.Join(outDir, "metadata.json"))
+	if err != nil {
+		return Result{}, fmt.Errorf("trivydb: %w", err)
+	}
+	md.Builder = builder
+	md.AdvisoryCount = len(tree.Files)
+	md.ExportID = exportID(manifest)
+	own, err := writeOwn(outDir, tree, md)
+	if err != nil {
+		return Result{}, fmt.Errorf("trivydb: %w", err)
+	}
+	res.Files = append(res.Files, own...)
+	res.Metadata = md
 	return res, nil
 }
 

@@ -179,30 +179,35 @@ func (db *database) fillDataSources(b *bolt.Bucket) error {
 	return nil
 }
 
-// writeArtifacts writes db.tar.gz from trivy.db and metadata.json in outDir, then the OCI layout
-// oci/ holding it, and describes every file written.
-func writeArtifacts(ctx context.Context, outDir string, opts Options) ([]File, string, error) {
-	var files []File
+// writeArtifacts writes db.tar.gz from trivy.db and metadata.json in outDir (or, with pack
+// false, takes the one already there), then the OCI layout oci/ holding it, and describes every
+// file written. Blobs the baseline's layout already holds are copied from it; their digests are
+// returned as reused.
+func writeArtifacts(ctx context.Context, outDir string, base *baseline, pack bool, opts Options) (files []File, manifest string, reused []string, err error) {
 	for _, name := range []string{"trivy.db", "metadata.json"} {
 		f, err := describe(outDir, name)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		files = append(files, f)
 	}
-	tgz, err := archive(ctx, outDir, []string{"metadata.json", "trivy.db"})
-	if err != nil {
-		return nil, "", fmt.Errorf("db.tar.gz: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(outDir, "db.tar.gz"), tgz, 0o644); err != nil {
-		return nil, "", err
+	var tgz []byte
+	if pack {
+		if tgz, err = archive(ctx, outDir, []string{"metadata.json", "trivy.db"}); err != nil {
+			return nil, "", nil, fmt.Errorf("db.tar.gz: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "db.tar.gz"), tgz, 0o644); err != nil {
+			return nil, "", nil, err
+		}
+	} else if tgz, err = os.ReadFile(filepath.Join(outDir, "db.tar.gz")); err != nil {
+		return nil, "", nil, err
 	}
 	files = append(files, File{Path: "db.tar.gz", Size: int64(len(tgz)), Digest: digest(tgz)})
-	blobs, manifest, err := writeOCI(filepath.Join(outDir, "oci"), tgz, opts)
+	blobs, manifest, reused, err := writeOCI(filepath.Join(outDir, "oci"), tgz, base, opts)
 	if err != nil {
-		return nil, "", fmt.Errorf("oci layout: %w", err)
+		return nil, "", nil, fmt.Errorf("oci layout: %w", err)
 	}
-	return append(files, blobs...), manifest, nil
+	return append(files, blobs...), manifest, reused, nil
 }
 
 func describe(dir, name string) (File, error) {
@@ -228,8 +233,13 @@ func digest(b []byte) string {
 // the Unix epoch as mtime, no owner, and the gzip header no time or name, so the bytes depend
 // only on the files' contents (and the compressor of the Go release).
 func archive(ctx context.Context, dir string, names []string) ([]byte, error) {
+	return archiveLevel(ctx, dir, names, gzip.BestCompression)
+}
+
+// archiveLevel is archive at a given gzip level.
+func archiveLevel(ctx context.Context, dir string, names []string, level int) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, level)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +248,7 @@ func archive(ctx context.Context, dir string, names []string) ([]byte, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		f, err := os.Open(filepath.Join(dir, name))
+		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil {
 			return nil, err
 		}
@@ -268,13 +278,13 @@ func archive(ctx context.Context, dir string, names []string) ([]byte, error) {
 // config of Trivy's config media type with an empty JSON object, one layer of Trivy's layer media
 // type titled db.tar.gz. The manifest is assembled here rather than through mutate, whose image
 // config (rootfs, history) would differ from the artifact's "{}". Its only time is UpdatedAt.
-func writeOCI(dir string, tgz []byte, opts Options) ([]File, string, error) {
+func writeOCI(dir string, tgz []byte, base *baseline, opts Options) ([]File, string, []string, error) {
 	if err := os.RemoveAll(dir); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	config := []byte("{}")
 	configDesc := v1.Descriptor{MediaType: mediaTypeConfig, Size: int64(len(config)), Digest: mustHash(config)}
@@ -289,24 +299,36 @@ func writeOCI(dir string, tgz []byte, opts Options) ([]File, string, error) {
 	}
 	manifest, err := json.Marshal(m)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	manifestDesc := v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(manifest)), Digest: mustHash(manifest),
 		Annotations: map[string]string{"org.opencontainers.image.ref.name": opts.Tag}}
 	var files []File
+	var reused []string
 	for _, blob := range []struct {
 		d v1.Descriptor
 		b []byte
 	}{{configDesc, config}, {layerDesc, tgz}, {manifestDesc, manifest}} {
-		if err := p.WriteBlob(blob.d.Digest, io.NopCloser(bytes.NewReader(blob.b))); err != nil {
-			return nil, "", err
+		rel := "blobs/sha256/" + blob.d.Digest.Hex
+		// The spec's delta: unmodified blobs come from the baseline layout. One that does not
+		// hash to its name there is not reused.
+		ok := false
+		if base != nil {
+			if ok, err = copyBlob(filepath.Join(base.dir, "oci", rel), filepath.Join(dir, rel), blob.d.Digest.String()); err != nil {
+				return nil, "", nil, err
+			}
 		}
-		files = append(files, File{Path: "oci/blobs/sha256/" + blob.d.Digest.Hex, Size: blob.d.Size, Digest: blob.d.Digest.String()})
+		if ok {
+			reused = append(reused, blob.d.Digest.String())
+		} else if err := p.WriteBlob(blob.d.Digest, io.NopCloser(bytes.NewReader(blob.b))); err != nil {
+			return nil, "", nil, err
+		}
+		files = append(files, File{Path: "oci/" + rel, Size: blob.d.Size, Digest: blob.d.Digest.String()})
 	}
 	if err := p.AppendDescriptor(manifestDesc); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	return files, manifestDesc.Digest.String(), nil
+	return files, manifestDesc.Digest.String(), reused, nil
 }
 
 func mustHash(b []byte) v1.Hash {
