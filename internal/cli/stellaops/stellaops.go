@@ -92,8 +92,10 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 				return err
 			}
 			defer st.Close()
+			progress := cli.NewCounts(stdio.Err, args[0])
+			defer progress.Done()
 			host, _ := os.Hostname()
-			svc := &concelier.Service{Store: st, DataDir: data, Now: time.Now, Runner: jobs.New(st, fmt.Sprintf("%s:%d", host, os.Getpid()))}
+			svc := &concelier.Service{Store: concelier.Observe(st, progress.Add), DataDir: data, Now: time.Now, Runner: jobs.New(st, fmt.Sprintf("%s:%d", host, os.Getpid()))}
 			o.Trigger = "cli:" + env("USER")
 			o.NVDAPIKey = env("STELLAOPS_NVD_API_KEY")
 			o.TrivyDB.ORAS.Enabled = o.TrivyDB.ORAS.Ref != ""
@@ -102,6 +104,7 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 			start := time.Now()
 			log.Debug("job starting", "kind", args[0], "data", data)
 			job, err := svc.Run(cmd.Context(), args[0], o)
+			progress.Done()
 			if job.ID == "" { // refused before it started: unknown job, bad options, busy kind
 				if errors.Is(err, concelier.ErrUnknownJob) || errors.Is(err, concelier.ErrInvalidOptions) {
 					return cli.Usagef("%v", err)
