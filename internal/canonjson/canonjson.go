@@ -1,7 +1,8 @@
 // Package canonjson produces RFC 8785 (JSON Canonicalization Scheme) bytes: sorted object keys,
 // ECMAScript number formatting, minimal string escaping. Everything StellaOps hashes or signs goes
 // through it, so equal content gives equal digests whatever struct order or library wrote it.
-// It wraps github.com/gowebpki/jcs, which implements the RFC's canonical transform.
+// The transform is our own single-pass one (transform.go), held to github.com/gowebpki/jcs by
+// differential tests and fuzzing.
 package canonjson
 
 import (
@@ -9,8 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-
-	"github.com/gowebpki/jcs"
 )
 
 // Marshal encodes v as canonical JSON.
@@ -24,7 +23,7 @@ func Marshal(v any) ([]byte, error) {
 
 // Transform canonicalises existing JSON bytes.
 func Transform(b []byte) ([]byte, error) {
-	out, err := jcs.Transform(b)
+	out, err := transform(b)
 	if err != nil {
 		return nil, fmt.Errorf("canonical json: %w", err)
 	}

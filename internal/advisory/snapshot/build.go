@@ -103,7 +103,14 @@ func BuildEncoded(ctx context.Context, path string, advs []*advisory.Advisory, c
 	tmpName := tmp.Name()
 	tmp.Close()
 	defer os.Remove(tmpName) // a no-op once renamed
-	db, err := bolt.Open(tmpName, 0o644, &bolt.Options{NoSync: true})
+	// Map enough address space up front for the whole file: each time bbolt outgrows its map it
+	// remaps and copies every node it holds off the old map, which cost a quarter of a 14k-record
+	// build. Address space only: the file still grows as pages are written.
+	var size int
+	for _, b := range canon {
+		size += len(b)
+	}
+	db, err := bolt.Open(tmpName, 0o644, &bolt.Options{NoSync: true, InitialMmapSize: 3*size + 64<<20})
 	if err != nil {
 		return Meta{}, fmt.Errorf("build snapshot: %w", err)
 	}

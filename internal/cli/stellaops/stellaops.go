@@ -40,6 +40,9 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	pf := root.PersistentFlags()
 	pf.StringVar(&data, "data", "", "data directory (env STELLAOPS_DATA; default ~/.stellaops/data), shared with stellaops-cli")
 	pf.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	var cpuProfile string
+	pf.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for performance reports)")
+	_ = pf.MarkHidden("cpuprofile")
 
 	conc := &cobra.Command{Use: "concelier", Short: "Advisory ingestion, merge and exports"}
 	o := concelier.Options{TrivyDB: concelier.DefaultTrivyDBOptions()}
@@ -132,6 +135,11 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 	f.StringVar(&dsn, "db", "", "store: a postgres:// URL (env STELLAOPS_CONCELIER_DB); default the embedded SQLite database in the data directory")
 	conc.AddCommand(runCmd)
 	root.AddCommand(conc)
+	stop, err := cli.StartCPUProfile(&cpuProfile, args)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return root.ExecuteContext(ctx)
 }
 

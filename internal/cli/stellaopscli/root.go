@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -53,7 +51,7 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for performance reports)")
 	_ = pf.MarkHidden("cpuprofile")
 	root.AddCommand(sbomCommand(g), scanCommand(g))
-	stop, err := startCPUProfile(&g.cpuProfile, args)
+	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
 	if err != nil {
 		return err
 	}
@@ -80,28 +78,4 @@ func exactArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// startCPUProfile starts profiling when --cpuprofile is among args (before cobra parses them, so
-// that flag parsing and set-up are profiled too).
-func startCPUProfile(dst *string, args []string) (func(), error) {
-	for i, a := range args {
-		if v, ok := strings.CutPrefix(a, "--cpuprofile="); ok {
-			*dst = v
-		} else if a == "--cpuprofile" && i+1 < len(args) {
-			*dst = args[i+1]
-		}
-	}
-	if *dst == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(*dst)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
