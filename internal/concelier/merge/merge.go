@@ -173,7 +173,9 @@ func enrich(advs []*advisory.Advisory, groups [][]Input) {
 }
 
 // group unites inputs that share an identifier (union-find). A record that names more than one
-// CVE joins none of them: it would otherwise weld distinct vulnerabilities into one.
+// CVE would weld distinct vulnerabilities into one, through its CVEs or through the per-CVE
+// aliases (GHSA, PYSEC) it also lists; so it joins only through its own ID, and with records
+// naming exactly the same CVEs (two databases' copies of one multi-CVE advisory).
 func group(inputs []Input) ([][]Input, map[string]bool) {
 	parent := make([]int, len(inputs))
 	for i := range parent {
@@ -187,27 +189,33 @@ func group(inputs []Input) ([][]Input, map[string]bool) {
 		return i
 	}
 	owner := map[string]int{} // identifier → first input naming it
+	join := func(i int, id string) {
+		if j, ok := owner[id]; ok {
+			if a, b := find(i), find(j); a != b {
+				parent[max(a, b)] = min(a, b)
+			}
+		} else {
+			owner[id] = i
+		}
+	}
 	multiCVE := map[string]bool{}
 	for i, in := range inputs {
 		ids := in.Advisory.IDs()
-		cves := 0
+		var cves []string
 		for _, id := range ids {
 			if strings.HasPrefix(id, "CVE-") {
-				cves++
+				cves = append(cves, id)
 			}
 		}
+		if len(cves) > 1 {
+			multiCVE[in.Key] = true
+			slices.Sort(cves)
+			join(i, in.Advisory.ID)
+			join(i, "\x00cves:"+strings.Join(cves, ","))
+			continue
+		}
 		for _, id := range ids {
-			if cves > 1 && strings.HasPrefix(id, "CVE-") && id != in.Advisory.ID {
-				multiCVE[in.Key] = true
-				continue
-			}
-			if j, ok := owner[id]; ok {
-				if a, b := find(i), find(j); a != b {
-					parent[max(a, b)] = min(a, b)
-				}
-			} else {
-				owner[id] = i
-			}
+			join(i, id)
 		}
 	}
 	byRoot := map[int][]Input{}

@@ -119,6 +119,39 @@ func TestMultiCVERecord(t *testing.T) {
 	}
 }
 
+// The shape of RUSTSEC-2021-0110 in the real data: one record names three CVEs and each CVE's
+// GHSA; three PyPI records each name one CVE and its GHSA. Through the shared GHSA IDs the
+// multi-CVE record used to weld the three CVEs into one advisory (CVE-2021-39218 ended up an alias
+// of CVE-2021-39216). Each CVE stays its own advisory; two copies of the multi-CVE record (the
+// same CVE set) still become one.
+func TestMultiCVERecordDoesNotWeldThroughAliases(t *testing.T) {
+	inputs := []merge.Input{
+		rec("rs", "osv:crates.io", "RUSTSEC-2021-0110", []string{"CVE-2021-39216", "CVE-2021-39218", "CVE-2021-39219", "GHSA-1", "GHSA-2", "GHSA-3"}, "wasmtime", nil),
+		rec("p1", "osv:PyPI", "PYSEC-2021-320", []string{"CVE-2021-39216", "GHSA-1"}, "one", nil),
+		rec("p2", "osv:PyPI", "PYSEC-2021-321", []string{"CVE-2021-39218", "GHSA-2"}, "two", nil),
+		rec("p3", "osv:PyPI", "PYSEC-2021-322", []string{"CVE-2021-39219", "GHSA-3"}, "three", nil),
+		rec("g", "osv:GHSA", "GHSA-multi", []string{"CVE-2021-39219", "CVE-2021-39218", "CVE-2021-39216"}, "copy", nil),
+	}
+	res, err := merge.Merge(context.Background(), inputs, merge.DefaultPrecedence(), "r", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"CVE-2021-39216", "CVE-2021-39218", "CVE-2021-39219", "GHSA-multi"}
+	if got := ids(res.Advisories); !slices.Equal(got, want) {
+		t.Fatalf("advisories %v, want %v", got, want)
+	}
+	for _, a := range res.Advisories[:3] {
+		for _, al := range a.Aliases {
+			if strings.HasPrefix(al, "CVE-") {
+				t.Errorf("%s has CVE alias %s: two vulnerabilities welded", a.ID, al)
+			}
+		}
+	}
+	if m := res.Advisories[3]; !slices.Contains(m.Aliases, "RUSTSEC-2021-0110") {
+		t.Errorf("the two copies of the multi-CVE record did not join: %+v", m)
+	}
+}
+
 func ids(advs []*advisory.Advisory) []string {
 	var out []string
 	for _, a := range advs {
