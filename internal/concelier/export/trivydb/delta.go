@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -18,21 +17,11 @@ import (
 // ExporterVersion stamps every export's metadata.
 const ExporterVersion = "stellaops.concelier.trivydb/1"
 
-// ExportMetadata is oci/metadata.json: the spec's fields for a Trivy DB export (the DB's own
-// metadata.json, which Trivy reads, is Builder).
+// ExportMetadata is oci/metadata.json: the spec's export fields, as the JSON tree export has
+// them, plus builder — the database's own metadata.json, which Trivy reads.
 type ExportMetadata struct {
-	ExportID           string          `json:"exportId"`
-	Mode               string          `json:"mode"` // full | delta
-	BaseExportID       string          `json:"baseExportId,omitempty"`
-	BaseManifestDigest string          `json:"baseManifestDigest,omitempty"`
-	ResetBaseline      bool            `json:"resetBaseline"`
-	TreeDigest         string          `json:"treeDigest"`
-	TreeBytes          int64           `json:"treeBytes"`
-	AdvisoryCount      int             `json:"advisoryCount"`
-	ExporterVersion    string          `json:"exporterVersion"`
-	Builder            json.RawMessage `json:"builder,omitempty"`
-	CreatedAt          time.Time       `json:"createdAt"`
-	Delta              *jsontree.Delta `json:"delta,omitempty"`
+	jsontree.Metadata
+	Builder json.RawMessage `json:"builder,omitempty"`
 }
 
 // baseline is an earlier full export a delta builds on.
@@ -58,7 +47,8 @@ func ReadMetadata(dir string) (ExportMetadata, error) {
 
 // plan fills the metadata of an export of tree and, for a delta, reads the baseline.
 func plan(tree *jsontree.Tree, opts Options) (ExportMetadata, *baseline, error) {
-	md := ExportMetadata{Mode: "full", TreeDigest: tree.Digest, TreeBytes: tree.Bytes, ExporterVersion: ExporterVersion, CreatedAt: opts.UpdatedAt}
+	md := ExportMetadata{Metadata: jsontree.Metadata{Mode: "full", TreeDigest: tree.Digest, TreeBytes: tree.Bytes,
+		ExporterVersion: ExporterVersion, CreatedAt: opts.UpdatedAt}}
 	if opts.Baseline == "" {
 		return md, nil, nil
 	}
