@@ -13,8 +13,13 @@ import (
 // PutDocument implements store.Documents.
 func (s *Store) PutDocument(ctx context.Context, d store.Document) (store.PutOutcome, error) {
 	var out store.PutOutcome
-	err := s.tx(ctx, func(tx *sql.Tx) (err error) {
-		out, err = putDocument(ctx, tx, d)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := prepareDocStmts(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		out, err = st.putDocument(ctx, d)
 		return err
 	})
 	if err != nil {
@@ -27,8 +32,13 @@ func (s *Store) PutDocument(ctx context.Context, d store.Document) (store.PutOut
 func (s *Store) PutDocuments(ctx context.Context, docs []store.Document) ([]store.PutOutcome, error) {
 	outs := make([]store.PutOutcome, len(docs))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := prepareDocStmts(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.close()
 		for i, d := range docs {
-			out, err := putDocument(ctx, tx, d)
+			out, err := st.putDocument(ctx, d)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", d.Source, d.URI, err)
 			}
@@ -42,11 +52,48 @@ func (s *Store) PutDocuments(ctx context.Context, docs []store.Document) ([]stor
 	return outs, nil
 }
 
-func putDocument(ctx context.Context, tx *sql.Tx, d store.Document) (store.PutOutcome, error) {
+// docStmts are the statements of document writes, prepared once per transaction: compiling
+// the SQL for every row of a 4,096-document batch cost more than running it.
+type docStmts struct {
+	digest, put, status *sql.Stmt
+}
+
+func prepareDocStmts(ctx context.Context, tx *sql.Tx) (*docStmts, error) {
+	var st docStmts
+	var err error
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&st.digest, `SELECT digest FROM documents WHERE source = ? AND uri = ?`},
+		{&st.put, `INSERT INTO documents (source, uri, digest, fetched_at, etag, last_modified, content_type, content, status, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending_parse', '')
+		ON CONFLICT (source, uri) DO UPDATE SET digest = excluded.digest, fetched_at = excluded.fetched_at,
+			etag = excluded.etag, last_modified = excluded.last_modified, content_type = excluded.content_type,
+			content = excluded.content, status = 'pending_parse', error = ''`},
+		{&st.status, `UPDATE documents SET status = ?, error = ? WHERE source = ? AND uri = ? AND digest = ?`},
+	} {
+		if *p.dst, err = tx.PrepareContext(ctx, p.q); err != nil {
+			st.close()
+			return nil, err
+		}
+	}
+	return &st, nil
+}
+
+func (st *docStmts) close() {
+	for _, s := range []*sql.Stmt{st.digest, st.put, st.status} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (st *docStmts) putDocument(ctx context.Context, d store.Document) (store.PutOutcome, error) {
 	digest := store.Digest(d.Content)
 	var old string
 	var out store.PutOutcome
-	switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, d.Source, d.URI).Scan(&old); {
+	switch err := st.digest.QueryRowContext(ctx, d.Source, d.URI).Scan(&old); {
 	case errors.Is(err, sql.ErrNoRows):
 		out = store.Created
 	case err != nil:
@@ -56,12 +103,7 @@ func putDocument(ctx context.Context, tx *sql.Tx, d store.Document) (store.PutOu
 	default:
 		out = store.Replaced
 	}
-	const q = `INSERT INTO documents (source, uri, digest, fetched_at, etag, last_modified, content_type, content, status, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending_parse', '')
-		ON CONFLICT (source, uri) DO UPDATE SET digest = excluded.digest, fetched_at = excluded.fetched_at,
-			etag = excluded.etag, last_modified = excluded.last_modified, content_type = excluded.content_type,
-			content = excluded.content, status = 'pending_parse', error = ''`
-	_, err := tx.ExecContext(ctx, q, d.Source, d.URI, digest, micros(d.FetchedAt), d.ETag, d.LastModified, d.ContentType, nonNil(d.Content))
+	_, err := st.put.ExecContext(ctx, d.Source, d.URI, digest, micros(d.FetchedAt), d.ETag, d.LastModified, d.ContentType, nonNil(d.Content))
 	return out, err
 }
 
@@ -90,7 +132,12 @@ func (s *Store) GetDocument(ctx context.Context, source, uri string) (store.Docu
 // SetDocumentStatus implements store.Documents.
 func (s *Store) SetDocumentStatus(ctx context.Context, source, uri, digest string, status store.DocumentStatus, reason string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		return setStatus(ctx, tx, store.StatusUpdate{Source: source, URI: uri, Digest: digest, Status: status, Reason: reason})
+		st, err := prepareDocStmts(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		return st.setStatus(ctx, store.StatusUpdate{Source: source, URI: uri, Digest: digest, Status: status, Reason: reason})
 	})
 	if err != nil {
 		return fmt.Errorf("set document status %s %s: %w", source, uri, err)
@@ -103,8 +150,13 @@ func (s *Store) SetDocumentStatuses(ctx context.Context, updates []store.StatusU
 	var stale []int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		stale = stale[:0] // a retried transaction starts over
+		st, err := prepareDocStmts(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.close()
 		for i, u := range updates {
-			err := setStatus(ctx, tx, u)
+			err := st.setStatus(ctx, u)
 			if errors.Is(err, store.ErrConflict) {
 				stale = append(stale, i)
 				continue
@@ -121,7 +173,7 @@ func (s *Store) SetDocumentStatuses(ctx context.Context, updates []store.StatusU
 	return stale, nil
 }
 
-func setStatus(ctx context.Context, tx *sql.Tx, u store.StatusUpdate) error {
+func (st *docStmts) setStatus(ctx context.Context, u store.StatusUpdate) error {
 	if !u.Status.Valid() {
 		return fmt.Errorf("invalid status %q", u.Status)
 	}
@@ -129,8 +181,7 @@ func setStatus(ctx context.Context, tx *sql.Tx, u store.StatusUpdate) error {
 		u.Reason = ""
 	}
 	// One statement checks the digest and updates; a miss is told apart afterwards.
-	res, err := tx.ExecContext(ctx, `UPDATE documents SET status = ?, error = ? WHERE source = ? AND uri = ? AND digest = ?`,
-		string(u.Status), u.Reason, u.Source, u.URI, u.Digest)
+	res, err := st.status.ExecContext(ctx, string(u.Status), u.Reason, u.Source, u.URI, u.Digest)
 	if err != nil {
 		return err
 	}
@@ -138,7 +189,7 @@ func setStatus(ctx context.Context, tx *sql.Tx, u store.StatusUpdate) error {
 		return err
 	}
 	var cur string
-	switch err := tx.QueryRowContext(ctx, `SELECT digest FROM documents WHERE source = ? AND uri = ?`, u.Source, u.URI).Scan(&cur); {
+	switch err := st.digest.QueryRowContext(ctx, u.Source, u.URI).Scan(&cur); {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
 	case err != nil:
