@@ -7,7 +7,7 @@
 #      directory with `stellaops concelier run`, merges them and exports `export:trivy-db`;
 #   2. drops trivy.db + metadata.json into a fresh Trivy cache (`<cache>/db/`);
 #   3. scans each INPUT (default: the postgres-stretch SBOM; CycloneDX XML is first rendered as our
-#      CycloneDX JSON, which both tools then read) with
+#      CycloneDX JSON, which both tools then read; a .tar is an image, read with trivy image --input) with
 #        trivy sbom --cache-dir C --skip-db-update --skip-java-db-update --offline-scan --format json
 #      and with `stellaops-cli scan run --data D --format json`;
 #   4. compares the (vulnerability, package, version) sets — a vulnerability is the same when Trivy's
@@ -56,8 +56,10 @@ for in in "${INPUTS[@]}"; do
     src="$OUT/${name%.xml}.json"; name="${name%.xml}.json"
   fi
   log "scanning $name"
-  "$TRIVY" sbom --cache-dir "$OUT/trivy-cache" --skip-db-update --skip-java-db-update --offline-scan \
-    --format json --output "$OUT/$name.trivy.json" "$src" 2>"$OUT/$name.trivy.log" || {
+  kind=sbom; target=("$src")
+  if [[ "$name" == *.tar ]]; then kind=image; target=(--input "$src"); fi # image tarballs: trivy image --input
+  "$TRIVY" "$kind" --cache-dir "$OUT/trivy-cache" --skip-db-update --skip-java-db-update --offline-scan \
+    --scanners vuln --format json --output "$OUT/$name.trivy.json" "${target[@]}" 2>"$OUT/$name.trivy.log" || {
     echo "trivy failed on $name (see $OUT/$name.trivy.log)" >&2; status=1; continue; }
   "$OUT/bin/stellaops-cli" scan run --data "$D" --target "$src" --format json --output "$OUT/$name.stellaops.json" \
     --results-dir "$OUT/results" 2>"$OUT/$name.stellaops.log"

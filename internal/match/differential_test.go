@@ -1,9 +1,13 @@
 package match_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,57 +196,69 @@ func TestGitRangeBeforeEcosystemRange(t *testing.T) {
 }
 
 // TestTrivyOnOurDB: stock Trivy v0.65.0, reading the Trivy DB Concelier exported from the same OSV
-// data, found exactly what our engine finds on postgres-stretch (bench/trivy-db-check.sh wrote the
-// golden). A change to our matching that loses or adds a finding here must be explained.
+// data, found exactly what our engine finds (bench/trivy-db-check.sh wrote the goldens): on
+// postgres-stretch (Go modules in a Debian image's SBOM), proton-bridge (CycloneDX, Go) and the SPDX
+// Rust example (crates). A change to our matching that loses or adds a finding here must be
+// explained.
 func TestTrivyOnOurDB(t *testing.T) {
 	s := fullSnapshot(t)
-	b, err := os.ReadFile("testdata/trivy/postgres-stretch.trivy-0.65.0.golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct {
-		Findings []struct{ ID, Package, Version, FixedVersion string }
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open("testdata/trivy/postgres-stretch.cdx.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	inv, err := sbom.NewDecoder(sbom.DefaultConfig()).Decode(context.Background(), f, sbom.FormatAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := match.Match(context.Background(), s, inv, match.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{}
-	for _, w := range g.Findings {
-		want[w.Package+"@"+w.Version+" "+w.ID] = true
-	}
-	var got []string
-	for _, f := range res.Findings {
-		key := f.Component.Name + "@" + f.Component.Version + " " + f.ID + " (ours only)"
-		for _, id := range append([]string{f.ID}, f.Aliases...) {
-			if k := f.Component.Name + "@" + f.Component.Version + " " + id; want[k] {
-				key = k
+	for _, tc := range []struct {
+		input, golden string
+		findings      int
+	}{
+		{"testdata/trivy/postgres-stretch.cdx.json", "postgres-stretch.trivy-0.65.0.golden.json", 13},
+		{"testdata/sbom/proton-bridge-v1.8.0.bom.json.gz", "proton-bridge-v1.8.0.bom.json.trivy-0.65.0.golden.json", 58},
+		{"testdata/sbom/example11-rust.spdx.json", "example11-rust.spdx.json.trivy-0.65.0.golden.json", 7},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", "trivy", tc.golden))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		got = append(got, key)
-	}
-	var wantList []string
-	for k := range want {
-		wantList = append(wantList, k)
-	}
-	slices.Sort(wantList)
-	slices.Sort(got)
-	if len(wantList) != 13 {
-		t.Fatalf("golden has %d findings", len(wantList))
-	}
-	if diff := cmp.Diff(wantList, got); diff != "" {
-		t.Errorf("(-trivy +stellaops):\n%s", diff)
+			var g struct {
+				Findings []struct{ ID, Package, Version, FixedVersion string }
+			}
+			if err := json.Unmarshal(b, &g); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(tc.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r io.Reader = bytes.NewReader(raw)
+			if strings.HasSuffix(tc.input, ".gz") {
+				if r, err = gzip.NewReader(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			inv, err := sbom.NewDecoder(sbom.DefaultConfig()).Decode(context.Background(), r, sbom.FormatAuto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := match.Match(context.Background(), s, inv, match.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]bool{}
+			for _, w := range g.Findings {
+				want[w.Package+"@"+w.Version+" "+w.ID] = true
+			}
+			got := map[string]bool{}
+			for _, f := range res.Findings {
+				key := f.Component.Name + "@" + f.Component.Version + " " + f.ID + " (ours only)"
+				for _, id := range append([]string{f.ID}, f.Aliases...) {
+					if k := f.Component.Name + "@" + f.Component.Version + " " + id; want[k] {
+						key = k
+					}
+				}
+				got[key] = true
+			}
+			if len(want) != tc.findings {
+				t.Fatalf("golden has %d findings, want %d", len(want), tc.findings)
+			}
+			if diff := cmp.Diff(slices.Sorted(maps.Keys(want)), slices.Sorted(maps.Keys(got))); diff != "" {
+				t.Errorf("(-trivy +stellaops):\n%s", diff)
+			}
+		})
 	}
 }
