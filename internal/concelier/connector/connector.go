@@ -4,13 +4,17 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/concelier/fetch"
 	"github.com/stellaops/stellaops/internal/concelier/store"
 )
 
@@ -45,6 +49,47 @@ func HostOf(base string) (string, error) {
 		return "", fmt.Errorf("base URL %q is not an http(s) URL", base)
 	}
 	return u.Hostname(), nil
+}
+
+// NewClient is a source's HTTP client: fc, with the allowed hosts defaulting to base's host and
+// the clock to now.
+func NewClient(fc fetch.Config, base string, now func() time.Time) (*fetch.Client, error) {
+	if len(fc.AllowedHosts) == 0 {
+		host, err := HostOf(base)
+		if err != nil {
+			return nil, err
+		}
+		fc.AllowedHosts = []string{host}
+	}
+	if fc.Now == nil {
+		fc.Now = now
+	}
+	return fetch.New(fc), nil
+}
+
+// LoadCursor reads source's cursor into cur (a pointer); with none stored, cur is left as it is.
+func LoadCursor(ctx context.Context, st store.Cursors, source string, cur any) error {
+	raw, err := st.GetCursor(ctx, source)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, cur); err != nil {
+		return fmt.Errorf("%s cursor: %w", source, err)
+	}
+	return nil
+}
+
+// SaveCursor stores cur as source's cursor. encoding/json writes map keys sorted, so equal
+// cursors are equal bytes.
+func SaveCursor(ctx context.Context, st store.Cursors, source string, cur any) error {
+	b, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	return st.SetCursor(ctx, source, b)
 }
 
 // BatchSize bounds how many documents a stage reads and writes per store call.

@@ -16,7 +16,6 @@ package debian
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -89,18 +88,10 @@ func New(st Store, cfg Config) (*Connector, error) {
 	}
 	c := &Connector{cfg: cfg, st: st}
 	if cfg.Mirror == "" {
-		fc := cfg.Fetch
-		if len(fc.AllowedHosts) == 0 {
-			host, err := connector.HostOf(cfg.BaseURL)
-			if err != nil {
-				return nil, err
-			}
-			fc.AllowedHosts = []string{host}
+		var err error
+		if c.http, err = connector.NewClient(cfg.Fetch, cfg.BaseURL, cfg.Now); err != nil {
+			return nil, err
 		}
-		if fc.Now == nil {
-			fc.Now = cfg.Now
-		}
-		c.http = fetch.New(fc)
 	}
 	return c, nil
 }
@@ -190,29 +181,16 @@ func (c *Connector) Fetch(ctx context.Context, mode Mode) (FetchStats, error) {
 }
 
 func (c *Connector) cursor(ctx context.Context) (cursor, error) {
-	cur := cursor{Files: map[string]cursorEntry{}}
-	raw, err := c.st.GetCursor(ctx, SourceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return cur, nil
-	}
-	if err != nil {
-		return cur, err
-	}
-	if err := json.Unmarshal(raw, &cur); err != nil {
-		return cur, fmt.Errorf("debian cursor: %w", err)
-	}
+	var cur cursor
+	err := connector.LoadCursor(ctx, c.st, SourceID, &cur)
 	if cur.Files == nil {
 		cur.Files = map[string]cursorEntry{}
 	}
-	return cur, nil
+	return cur, err
 }
 
 func (c *Connector) setCursor(ctx context.Context, cur cursor) error {
-	b, err := json.Marshal(cur) // map keys are sorted: deterministic
-	if err != nil {
-		return err
-	}
-	return c.st.SetCursor(ctx, SourceID, b)
+	return connector.SaveCursor(ctx, c.st, SourceID, cur)
 }
 
 // mirrorTargets lists the mirror's documents: the JSON file itself, or the data/ tree's files.

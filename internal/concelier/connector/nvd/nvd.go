@@ -20,8 +20,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -360,23 +358,10 @@ func readMirrorFile(p string) ([]byte, error) {
 
 func (c *Connector) cursor(ctx context.Context) (cursor, error) {
 	var cur cursor
-	raw, err := c.st.GetCursor(ctx, SourceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return cur, nil
-	}
-	if err != nil {
-		return cur, err
-	}
-	if err := json.Unmarshal(raw, &cur); err != nil {
-		return cur, fmt.Errorf("nvd cursor: %w", err)
-	}
-	return cur, nil
+	err := connector.LoadCursor(ctx, c.st, SourceID, &cur)
+	return cur, err
 }
 
 func (c *Connector) setCursor(ctx context.Context, cur cursor) error {
-	b, err := json.Marshal(cur)
-	if err != nil {
-		return err
-	}
-	return c.st.SetCursor(ctx, SourceID, b)
+	return connector.SaveCursor(ctx, c.st, SourceID, cur)
 }

@@ -19,7 +19,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,18 +100,10 @@ func New(st Store, cfg Config) (*Connector, error) {
 		if len(cfg.Ecosystems) == 0 {
 			return nil, errors.New("osv: name the ecosystems to fetch (or use a mirror)")
 		}
-		fc := cfg.Fetch
-		if len(fc.AllowedHosts) == 0 {
-			host, err := connector.HostOf(cfg.BaseURL)
-			if err != nil {
-				return nil, err
-			}
-			fc.AllowedHosts = []string{host}
+		var err error
+		if c.http, err = connector.NewClient(cfg.Fetch, cfg.BaseURL, cfg.Now); err != nil {
+			return nil, err
 		}
-		if fc.Now == nil {
-			fc.Now = cfg.Now
-		}
-		c.http = fetch.New(fc)
 	}
 	return c, nil
 }
@@ -185,29 +176,16 @@ func (c *Connector) Fetch(ctx context.Context, mode Mode) (FetchStats, error) {
 }
 
 func (c *Connector) cursor(ctx context.Context) (cursor, error) {
-	cur := cursor{Ecosystems: map[string]cursorEntry{}}
-	raw, err := c.st.GetCursor(ctx, SourceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return cur, nil
-	}
-	if err != nil {
-		return cur, err
-	}
-	if err := json.Unmarshal(raw, &cur); err != nil {
-		return cur, fmt.Errorf("osv cursor: %w", err)
-	}
+	var cur cursor
+	err := connector.LoadCursor(ctx, c.st, SourceID, &cur)
 	if cur.Ecosystems == nil {
 		cur.Ecosystems = map[string]cursorEntry{}
 	}
-	return cur, nil
+	return cur, err
 }
 
 func (c *Connector) setCursor(ctx context.Context, cur cursor) error {
-	b, err := json.Marshal(cur) // map keys are sorted: deterministic
-	if err != nil {
-		return err
-	}
-	return c.st.SetCursor(ctx, SourceID, b)
+	return connector.SaveCursor(ctx, c.st, SourceID, cur)
 }
 
 // ecosystems lists what to fetch, sorted.

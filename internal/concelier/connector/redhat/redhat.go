@@ -22,7 +22,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -92,18 +91,10 @@ func New(st Store, cfg Config) (*Connector, error) {
 	}
 	c := &Connector{cfg: cfg, st: st}
 	if cfg.Mirror == "" {
-		fc := cfg.Fetch
-		if len(fc.AllowedHosts) == 0 {
-			host, err := connector.HostOf(cfg.BaseURL)
-			if err != nil {
-				return nil, err
-			}
-			fc.AllowedHosts = []string{host}
+		var err error
+		if c.http, err = connector.NewClient(cfg.Fetch, cfg.BaseURL, cfg.Now); err != nil {
+			return nil, err
 		}
-		if fc.Now == nil {
-			fc.Now = cfg.Now
-		}
-		c.http = fetch.New(fc)
 	}
 	return c, nil
 }
@@ -331,25 +322,12 @@ func (c *Connector) put(ctx context.Context, rel string, b []byte, etag, lastMod
 
 func (c *Connector) cursor(ctx context.Context) (cursor, error) {
 	var cur cursor
-	raw, err := c.st.GetCursor(ctx, SourceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return cur, nil
-	}
-	if err != nil {
-		return cur, err
-	}
-	if err := json.Unmarshal(raw, &cur); err != nil {
-		return cur, fmt.Errorf("redhat cursor: %w", err)
-	}
-	return cur, nil
+	err := connector.LoadCursor(ctx, c.st, SourceID, &cur)
+	return cur, err
 }
 
 func (c *Connector) setCursor(ctx context.Context, cur cursor) error {
-	b, err := json.Marshal(cur)
-	if err != nil {
-		return err
-	}
-	return c.st.SetCursor(ctx, SourceID, b)
+	return connector.SaveCursor(ctx, c.st, SourceID, cur)
 }
 
 // StageStats counts what parse or map did.

@@ -19,7 +19,6 @@ package ubuntu
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -101,18 +100,10 @@ func New(st Store, cfg Config) (*Connector, error) {
 		if len(cfg.Files) == 0 {
 			return nil, errors.New("ubuntu: name the tracker files to fetch (or use a mirror)")
 		}
-		fc := cfg.Fetch
-		if len(fc.AllowedHosts) == 0 {
-			host, err := connector.HostOf(cfg.BaseURL)
-			if err != nil {
-				return nil, err
-			}
-			fc.AllowedHosts = []string{host}
+		var err error
+		if c.http, err = connector.NewClient(cfg.Fetch, cfg.BaseURL, cfg.Now); err != nil {
+			return nil, err
 		}
-		if fc.Now == nil {
-			fc.Now = cfg.Now
-		}
-		c.http = fetch.New(fc)
 	}
 	return c, nil
 }
@@ -255,29 +246,16 @@ func (c *Connector) put(ctx context.Context, rel string, b []byte, etag, lastMod
 }
 
 func (c *Connector) cursor(ctx context.Context) (cursor, error) {
-	cur := cursor{Files: map[string]cursorEntry{}}
-	raw, err := c.st.GetCursor(ctx, SourceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return cur, nil
-	}
-	if err != nil {
-		return cur, err
-	}
-	if err := json.Unmarshal(raw, &cur); err != nil {
-		return cur, fmt.Errorf("ubuntu cursor: %w", err)
-	}
+	var cur cursor
+	err := connector.LoadCursor(ctx, c.st, SourceID, &cur)
 	if cur.Files == nil {
 		cur.Files = map[string]cursorEntry{}
 	}
-	return cur, nil
+	return cur, err
 }
 
 func (c *Connector) setCursor(ctx context.Context, cur cursor) error {
-	b, err := json.Marshal(cur) // map keys are sorted: deterministic
-	if err != nil {
-		return err
-	}
-	return c.st.SetCursor(ctx, SourceID, b)
+	return connector.SaveCursor(ctx, c.st, SourceID, cur)
 }
 
 // StageStats counts what parse or map did.
