@@ -92,6 +92,25 @@ func SaveCursor(ctx context.Context, st store.Cursors, source string, cur any) e
 	return st.SetCursor(ctx, source, b)
 }
 
+// Stored counts what storing fetched documents did; every source's FetchStats embeds it.
+type Stored struct {
+	Created   int `json:"created"`
+	Replaced  int `json:"replaced"`
+	Unchanged int `json:"unchanged"`
+}
+
+// Count records one PutDocument outcome.
+func (s *Stored) Count(out store.PutOutcome) {
+	switch out {
+	case store.Created:
+		s.Created++
+	case store.Replaced:
+		s.Replaced++
+	case store.Unchanged:
+		s.Unchanged++
+	}
+}
+
 // BatchSize bounds how many documents a stage reads and writes per store call.
 const BatchSize = 4096
 

@@ -154,9 +154,7 @@ type cursorEntry struct {
 type FetchStats struct {
 	Files       int `json:"files"`
 	NotModified int `json:"notModified"`
-	Created     int `json:"created"`
-	Replaced    int `json:"replaced"`
-	Unchanged   int `json:"unchanged"`
+	connector.Stored
 }
 
 // target is one secdb file to read.
@@ -206,14 +204,7 @@ func (c *Connector) Fetch(ctx context.Context, mode Mode) (FetchStats, error) {
 		if err != nil {
 			return st, fmt.Errorf("alpine %s: %w", t.uri, err)
 		}
-		switch out {
-		case store.Created:
-			st.Created++
-		case store.Replaced:
-			st.Replaced++
-		case store.Unchanged:
-			st.Unchanged++
-		}
+		st.Count(out)
 		cur.Files[t.uri] = cursorEntry{ETag: doc.ETag, LastModified: doc.LastModified, Digest: store.Digest(doc.Content), FetchedAt: doc.FetchedAt}
 		// The cursor moves after each file, so an interrupted run resumes where it stopped.
 		if err := c.setCursor(ctx, cur); err != nil {

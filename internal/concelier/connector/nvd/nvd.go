@@ -169,12 +169,10 @@ type cursor struct {
 
 // FetchStats counts what a fetch did.
 type FetchStats struct {
-	Windows   int `json:"windows"`
-	Pages     int `json:"pages"`
-	CVEs      int `json:"cves"`
-	Created   int `json:"created"`
-	Replaced  int `json:"replaced"`
-	Unchanged int `json:"unchanged"`
+	Windows int `json:"windows"`
+	Pages   int `json:"pages"`
+	CVEs    int `json:"cves"`
+	connector.Stored
 }
 
 // Fetch stores NVD's pages as raw documents.
@@ -262,14 +260,7 @@ func (c *Connector) put(ctx context.Context, d store.Document, st *FetchStats) e
 		return err
 	}
 	st.Pages++
-	switch out {
-	case store.Created:
-		st.Created++
-	case store.Replaced:
-		st.Replaced++
-	case store.Unchanged:
-		st.Unchanged++
-	}
+	st.Count(out)
 	return nil
 }
 

@@ -127,9 +127,7 @@ type FetchStats struct {
 	Archives    int `json:"archives"`
 	NotModified int `json:"notModified"`
 	Records     int `json:"records"`
-	Created     int `json:"created"`
-	Replaced    int `json:"replaced"`
-	Unchanged   int `json:"unchanged"`
+	connector.Stored
 }
 
 // Fetch downloads (or reads from the mirror) each ecosystem's records and stores them as raw
@@ -263,14 +261,7 @@ func (c *Connector) storeRecords(ctx context.Context, eco string, arc *fetched, 
 			return err
 		}
 		for _, out := range outs {
-			switch out {
-			case store.Created:
-				st.Created++
-			case store.Replaced:
-				st.Replaced++
-			case store.Unchanged:
-				st.Unchanged++
-			}
+			st.Count(out)
 		}
 		batch = batch[:0]
 		return nil

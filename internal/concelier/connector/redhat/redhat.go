@@ -112,9 +112,7 @@ type FetchStats struct {
 	Listed      int `json:"listed"`
 	NotModified int `json:"notModified"`
 	Files       int `json:"files"`
-	Created     int `json:"created"`
-	Replaced    int `json:"replaced"`
-	Unchanged   int `json:"unchanged"`
+	connector.Stored
 	// Deleted counts mapped records dropped because deletions.csv names their file.
 	Deleted int `json:"deleted"`
 }
@@ -309,14 +307,7 @@ func (c *Connector) put(ctx context.Context, rel string, b []byte, etag, lastMod
 	if err != nil {
 		return fmt.Errorf("redhat %s: %w", rel, err)
 	}
-	switch out {
-	case store.Created:
-		st.Created++
-	case store.Replaced:
-		st.Replaced++
-	case store.Unchanged:
-		st.Unchanged++
-	}
+	st.Count(out)
 	return nil
 }
 

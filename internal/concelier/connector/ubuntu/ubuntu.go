@@ -124,9 +124,7 @@ type cursorEntry struct {
 type FetchStats struct {
 	Files       int `json:"files"`
 	NotModified int `json:"notModified"`
-	Created     int `json:"created"`
-	Replaced    int `json:"replaced"`
-	Unchanged   int `json:"unchanged"`
+	connector.Stored
 	// Removed counts files gone from the mirror whose mapped records were deleted (a CVE moved
 	// from active/ to retired/ leaves its old path behind).
 	Removed int `json:"removed"`
@@ -234,14 +232,7 @@ func (c *Connector) put(ctx context.Context, rel string, b []byte, etag, lastMod
 	if err != nil {
 		return fmt.Errorf("ubuntu %s: %w", rel, err)
 	}
-	switch out {
-	case store.Created:
-		st.Created++
-	case store.Replaced:
-		st.Replaced++
-	case store.Unchanged:
-		st.Unchanged++
-	}
+	st.Count(out)
 	return nil
 }
 
