@@ -96,24 +96,8 @@ func New(st Store, cfg Config) (*Connector, error) {
 	return c, nil
 }
 
-// cursor is the source's resume point: per document URI, the validators and digest last stored.
-type cursor struct {
-	Files map[string]cursorEntry `json:"files"`
-}
-
-type cursorEntry struct {
-	ETag         string    `json:"etag,omitempty"`
-	LastModified string    `json:"lastModified,omitempty"`
-	Digest       string    `json:"digest"`
-	FetchedAt    time.Time `json:"fetchedAt"`
-}
-
 // FetchStats counts what a fetch did.
-type FetchStats struct {
-	Files       int `json:"files"`
-	NotModified int `json:"notModified"`
-	connector.Stored
-}
+type FetchStats = connector.FileStats
 
 // target is one document to read.
 type target struct {
@@ -130,58 +114,20 @@ func (c *Connector) Fetch(ctx context.Context, mode Mode) (FetchStats, error) {
 	if mode == ModeResume {
 		return st, nil
 	}
-	cur, err := c.cursor(ctx)
-	if err != nil {
-		return st, err
-	}
+	var err error
 	targets := []target{{uri: c.jsonURI()}}
 	if c.cfg.Mirror != "" {
 		if targets, err = c.mirrorTargets(); err != nil {
 			return st, err
 		}
 	}
-	for _, t := range targets {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		prev := cur.Files[t.uri]
-		if mode == ModeInit {
-			prev = cursorEntry{}
-		}
-		doc, err := c.read(ctx, t, prev)
-		if err != nil {
-			return st, fmt.Errorf("debian %s: %w", t.uri, err)
-		}
-		st.Files++
-		if doc == nil {
-			st.NotModified++
-			continue
-		}
-		out, err := c.st.PutDocument(ctx, *doc)
-		if err != nil {
-			return st, fmt.Errorf("debian %s: %w", t.uri, err)
-		}
-		st.Count(out)
-		cur.Files[t.uri] = cursorEntry{ETag: doc.ETag, LastModified: doc.LastModified, Digest: store.Digest(doc.Content), FetchedAt: doc.FetchedAt}
-		// The cursor moves after each file, so an interrupted run resumes where it stopped.
-		if err := c.setCursor(ctx, cur); err != nil {
-			return st, err
-		}
+	uris := make([]string, len(targets))
+	for i, t := range targets {
+		uris[i] = t.uri
 	}
-	return st, nil
-}
-
-func (c *Connector) cursor(ctx context.Context) (cursor, error) {
-	var cur cursor
-	err := connector.LoadCursor(ctx, c.st, SourceID, &cur)
-	if cur.Files == nil {
-		cur.Files = map[string]cursorEntry{}
-	}
-	return cur, err
-}
-
-func (c *Connector) setCursor(ctx context.Context, cur cursor) error {
-	return connector.SaveCursor(ctx, c.st, SourceID, cur)
+	return connector.FetchFiles(ctx, c.st, SourceID, mode, uris, func(ctx context.Context, i int, prev connector.Validators) (*store.Document, error) {
+		return c.read(ctx, targets[i], prev)
+	})
 }
 
 // mirrorTargets lists the mirror's documents: the JSON file itself, or the data/ tree's files.
@@ -224,7 +170,7 @@ func isFile(p string) bool {
 }
 
 // read returns a target as a document to store, or nil when it has not changed.
-func (c *Connector) read(ctx context.Context, t target, prev cursorEntry) (*store.Document, error) {
+func (c *Connector) read(ctx context.Context, t target, prev connector.Validators) (*store.Document, error) {
 	doc := &store.Document{Source: SourceID, URI: t.uri, ContentType: "application/json"}
 	if KindOf(t.uri) != "" {
 		doc.ContentType = "text/plain"
