@@ -1,0 +1,123 @@
+// Package pgstore is the PostgreSQL backend of the transparency log (pgx/v5, pgxpool). An
+// append takes LOCK TABLE tlog_entries IN EXCLUSIVE MODE in its transaction: appends from any
+// number of goroutines and processes queue on it, while proofs and reads (ACCESS SHARE) go on.
+//
+// It owns its schema (embedded, numbered migrations tracked in tlog_schema_migrations and
+// serialised across processes by an advisory lock) and nothing else; callers use tlog.Store.
+// The tables live in the connection's search_path, so one database can hold several logs and
+// other components' tables.
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stellaops/stellaops/internal/tlog"
+	"github.com/stellaops/stellaops/internal/tlog/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store implements tlog.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ tlog.Store = (*Store)(nil)
+
+// Open connects to dsn (a postgres:// URL or key=value string; search_path may be set in it) and
+// applies pending migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig is Open with a parsed pool configuration (AfterConnect hooks, pool sizes).
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrate.List(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	// Every step takes the same transaction-scoped advisory lock (keyed by schema), so processes
+	// starting together apply each migration once.
+	const lock = `SELECT pg_advisory_xact_lock(hashtext('stellaops.tlog:' || current_schema()))`
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lock); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS tlog_schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, m := range ms {
+		err := s.tx(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, lock); err != nil {
+				return err
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tlog_schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil || done {
+				return err
+			}
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO tlog_schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`,
+				m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a transaction, committing when it returns nil.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		// The rollback gets its own context: a cancelled ctx must not leave the connection mid-transaction.
+		rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if rbErr := tx.Rollback(rbCtx); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
+			return errors.Join(err, rbErr)
+		}
+		return err
+	}
+	return tx.Commit(ctx)
+}
