@@ -14,6 +14,10 @@ const openVEXContext = "https://openvex.dev/ns"
 
 // The OpenVEX structs decode only what claims need, and accept both the v0.0.1 shapes
 // (vulnerability and products as strings, statement-level subcomponents) and the v0.2.0 ones.
+// They are ours rather than github.com/openvex/go-vex's: its types read one shape, its package
+// brings go-sarif, protobuf and a second YAML library for a document of a dozen fields, and a
+// decoder of our own keeps the size and count limits and the error positions of the other two
+// formats.
 type ovDocument struct {
 	Context     json.RawMessage `json:"@context"`
 	ID          string          `json:"@id"`
