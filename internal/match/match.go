@@ -88,8 +88,24 @@ type Finding struct {
 	PrimaryURL     string              `json:"primaryUrl,omitempty"`
 	CWEs           []string            `json:"cwes,omitempty"`
 	KnownExploited bool                `json:"knownExploited,omitempty"`
+	// VEX is the VEX decision about this finding when VEX documents were applied.
+	VEX *VEXRef `json:"vex,omitempty"`
 	// key is the component's key, for ordering and de-duplication.
 	key string
+}
+
+// VEXRef is the VEX decision about a finding: the status the statements came to and the one
+// that decided it. The finding stays in the results whatever the status; the policy decides what
+// a not_affected statement is worth.
+type VEXRef struct {
+	Status        string `json:"status"`
+	Justification string `json:"justification,omitempty"`
+	Issuer        string `json:"issuer,omitempty"`
+	Document      string `json:"document,omitempty"`
+	Statement     int    `json:"statement"`
+	// Conflicts counts the statements that said otherwise.
+	Conflicts int    `json:"conflicts,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // Summary counts findings per severity, in the spec's keys.

@@ -50,7 +50,7 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
 	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for performance reports)")
 	_ = pf.MarkHidden("cpuprofile")
-	root.AddCommand(sbomCommand(g), scanCommand(g))
+	root.AddCommand(sbomCommand(g), scanCommand(g), reportCommand(g))
 	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/stellaops/stellaops/internal/buildinfo"
 	"github.com/stellaops/stellaops/internal/cli"
 	"github.com/stellaops/stellaops/internal/match"
+	"github.com/stellaops/stellaops/internal/policy"
 	"github.com/stellaops/stellaops/internal/report"
 	"github.com/stellaops/stellaops/internal/scan"
 )
@@ -29,6 +30,16 @@ type scanRunFlags struct {
 	resultsDir            string
 	cpe                   bool
 	input                 inputFlags
+	// Decisions: policy, VEX and the signed report.
+	policyFile, threshold, environment string
+	vex                                []string
+	reportFile                         string
+	signingKey, signingKeyID           string
+}
+
+// deciding says whether the run evaluates a policy and writes a signed report.
+func (f *scanRunFlags) deciding() bool {
+	return f.policyFile != "" || len(f.vex) > 0 || f.reportFile != ""
 }
 
 func scanCommand(g *globals) *cobra.Command {
@@ -52,6 +63,13 @@ advisory data bundled with StellaOps (OSV records for Go, PyPI, crates.io, AlmaL
 	fl.StringVarP(&f.output, "output", "o", "", "write the formatted result to FILE instead of standard output")
 	fl.StringVar(&f.resultsDir, "results-dir", "results", "ResultsDirectory: where result artefacts and scan-run metadata go")
 	fl.BoolVar(&f.cpe, "cpe", false, "also match components that have no ecosystem by their CPEs")
+	fl.StringVar(&f.policyFile, "policy-file", "", "evaluate this policy (policy-schema@1 YAML, or Rego for a .rego file) and sign a report")
+	fl.StringArrayVar(&f.vex, "vex", nil, "apply this VEX document (OpenVEX, CycloneDX VEX or CSAF; repeatable)")
+	fl.StringVar(&f.reportFile, "report", "", "write the signed report (DSSE envelope) to FILE; a copy always goes into the results directory")
+	fl.StringVar(&f.threshold, "threshold", "", "severity at which an unsuppressed finding fails the policy (default critical)")
+	fl.StringVar(&f.environment, "environment", "", "environment the policy's environments[] rules see (dev, staging, prod …)")
+	fl.StringVar(&f.signingKey, "signing-key", "", "sign with this key (PKCS#8 PEM Ed25519/ECDSA P-256, or an hs256 secret) instead of the data directory's")
+	fl.StringVar(&f.signingKeyID, "signing-key-id", "scanner-report-signing", "keyId of --signing-key")
 	f.input.register(fl)
 	cmd.AddCommand(run)
 	return cmd
@@ -71,7 +89,17 @@ type runMetadata struct {
 	Artefact      *artefactRef   `json:"artefact,omitempty"`
 	Snapshot      string         `json:"snapshot,omitempty"`
 	Summary       *match.Summary `json:"summary,omitempty"`
+	Policy        *policyRef     `json:"policy,omitempty"`
+	Report        *artefactRef   `json:"report,omitempty"`
 	Tool          string         `json:"tool"`
+}
+
+// policyRef is what the run's policy decided, in the scan-run envelope.
+type policyRef struct {
+	Status   string         `json:"status"`
+	ReportID string         `json:"reportId"`
+	KeyID    string         `json:"keyId,omitempty"`
+	Summary  policy.Summary `json:"summary"`
 }
 
 type artefactRef struct {
@@ -106,9 +134,23 @@ func runScan(ctx context.Context, g *globals, f *scanRunFlags, extra []string) e
 		return err
 	}
 	meta.Snapshot, meta.Summary = res.Snapshot.Digest, &res.Summary
+	var dec *decision
+	if f.deciding() {
+		if dec, err = g.decide(ctx, res, f); err != nil {
+			return err
+		}
+		meta.Policy = &policyRef{Status: string(dec.result.PolicyStatus), ReportID: dec.report.ReportID, KeyID: dec.keyID, Summary: dec.result.Summary}
+		applyVEX(res, dec.vex)
+	}
 	var art bytes.Buffer
 	if err := report.Write(&art, res, "json", report.Options{ToolVersion: buildinfo.Get().Version}); err != nil {
 		return err
+	}
+	if dec != nil {
+		if meta.Report, err = writeReport(f, meta, dec); err != nil {
+			return err
+		}
+		g.printDecision(dec)
 	}
 	if err := writeRunFiles(f.resultsDir, meta, art.Bytes()); err != nil {
 		return err

@@ -1,0 +1,201 @@
+package stellaopscli
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/internal/match"
+	"github.com/stellaops/stellaops/internal/policy"
+	"github.com/stellaops/stellaops/internal/report"
+	"github.com/stellaops/stellaops/internal/scan"
+	"github.com/stellaops/stellaops/internal/signing"
+	"github.com/stellaops/stellaops/internal/vex"
+)
+
+// defaultPolicy decides when no --policy-file is given: no rules, so every finding passes its
+// rule stage and the policy status is decided at the threshold alone (critical by default).
+const defaultPolicy = "version: \"1.0\"\nrules: []\n"
+
+// decision is what the policy and VEX made of a scan.
+type decision struct {
+	vex      []vex.Decision // one per finding, in finding order (nil without --vex)
+	result   policy.Result
+	report   *report.PolicyReport
+	envelope []byte
+	keyID    string
+}
+
+// decide applies the VEX documents to the findings, evaluates the policy, and assembles and
+// signs the report.
+func (g *globals) decide(ctx context.Context, res *scan.Result, f *scanRunFlags) (*decision, error) {
+	d := &decision{}
+	if len(f.vex) > 0 {
+		var claims []vex.Claim
+		parser := vex.New(vex.DefaultConfig())
+		for _, p := range f.vex {
+			doc, err := readVEX(ctx, parser, p)
+			if err != nil {
+				return nil, err
+			}
+			claims = append(claims, doc.Claims...)
+		}
+		fs := make([]vex.Finding, len(res.Findings))
+		for i, fd := range res.Findings {
+			fs[i] = vex.Finding{ID: fd.ID, Aliases: fd.Aliases, PURL: fd.Component.PURL}
+		}
+		d.vex = vex.Apply(fs, claims, vex.DefaultTrust())
+	}
+
+	src := policy.Source{Format: policy.FormatYAML, Content: defaultPolicy, Actor: "stellaops-cli"}
+	if f.policyFile != "" {
+		b, err := os.ReadFile(f.policyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--policy-file: %w", err)
+		}
+		src.Content, src.Description = string(b), f.policyFile
+		if strings.HasSuffix(strings.ToLower(f.policyFile), ".rego") {
+			src.Format = policy.FormatRego
+		}
+	}
+	cfg := policy.DefaultConfig()
+	cfg.Now = clock(g.env)
+	if f.threshold != "" {
+		lvl, err := policy.ParseThreshold(f.threshold)
+		if err != nil {
+			return nil, cli.Usagef("--threshold: %v", err)
+		}
+		cfg.Threshold = lvl
+	}
+	pol, err := policy.New(cfg).Compile(ctx, src)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", cmp.Or(f.policyFile, "(default)"), err)
+	}
+	image := imageDigest(res)
+	in := policy.Input{ImageDigest: image, Environment: f.environment, Findings: policyFindings(res.Findings, d.vex)}
+	if d.result, err = pol.Evaluate(ctx, in); err != nil {
+		return nil, fmt.Errorf("policy evaluation: %w", err)
+	}
+	r, payload, err := report.AssemblePolicyReport(image, report.PolicyRef{RevisionID: "local", Digest: pol.Digest()}, d.result, nil)
+	if err != nil {
+		return nil, err
+	}
+	d.report = r
+	kr, err := g.keyring(ctx, f.signingKey, f.signingKeyID)
+	if err != nil {
+		return nil, err
+	}
+	env, err := kr.Sign(ctx, report.PayloadType, payload)
+	if err != nil {
+		return nil, fmt.Errorf("signing the report: %w", err)
+	}
+	if d.envelope, err = env.Encode(); err != nil {
+		return nil, err
+	}
+	if active, err := kr.Active(); err == nil {
+		d.keyID = active.KeyID()
+	}
+	return d, nil
+}
+
+func readVEX(ctx context.Context, p *vex.Parser, path string) (*vex.Document, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--vex: %w", err)
+	}
+	defer fh.Close()
+	doc, err := p.Parse(ctx, fh, path)
+	if err != nil {
+		return nil, fmt.Errorf("--vex %s: %w", path, err)
+	}
+	return doc, nil
+}
+
+// keyring is the signing key: --signing-key FILE (a PKCS#8 PEM key or an hs256 secret), else the
+// data directory's keyring, whose first key is created on first use.
+func (g *globals) keyring(ctx context.Context, keyFile, keyID string) (*signing.Keyring, error) {
+	if keyFile != "" {
+		k, err := signing.LoadKeyFile(ctx, keyFile, keyID, "")
+		if err != nil {
+			return nil, fmt.Errorf("--signing-key: %w", err)
+		}
+		kr, err := signing.NewKeyring(k)
+		if err != nil {
+			return nil, fmt.Errorf("--signing-key: %w", err)
+		}
+		return kr, nil
+	}
+	dir := signing.NewDir(filepath.Join(g.data, signing.DataSubdir), signing.CreateOnFirstUse(), signing.WithClock(clock(g.env)))
+	kr, err := dir.Keyring(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("signing key in %s: %w", dir.Path(), err)
+	}
+	return kr, nil
+}
+
+// imageDigest names the scanned artefact in the report: the image manifest digest, or the SBOM
+// document's digest.
+func imageDigest(res *scan.Result) string {
+	if res.Target.Digest != "" {
+		return res.Target.Digest
+	}
+	return "sha256:" + strings.Repeat("0", 64) // a target with no digest (a directory)
+}
+
+// findingID names a finding uniquely within a scan: its vulnerability and its component.
+func findingID(f match.Finding) string {
+	c := f.Component.PURL
+	if c == "" {
+		c = f.Component.Name + "@" + f.Component.Version
+	}
+	return f.ID + " " + c
+}
+
+// policyFindings turns matcher findings into what the policy judges; the VEX decision of each,
+// when there is one, is its VEX statement (only the deciding statement: a lower-trust claim that
+// was overruled must not satisfy a requireVex rule).
+func policyFindings(fs []match.Finding, decisions []vex.Decision) []policy.Finding {
+	out := make([]policy.Finding, len(fs))
+	for i, f := range fs {
+		pf := policy.Finding{
+			ID:              findingID(f),
+			Severity:        string(f.Severity),
+			Source:          sourceName(f),
+			Vendor:          f.Distro,
+			Package:         f.Component.PURL,
+			Vulnerabilities: append([]string{f.ID}, f.Aliases...),
+		}
+		if f.KnownExploited {
+			pf.Tags = append(pf.Tags, "kev")
+		}
+		if decisions != nil && decisions[i].Decider != nil {
+			dc := decisions[i].Decider
+			pf.VEX = []policy.VEXStatement{{Vendor: dc.Issuer, Status: string(dc.Status), Justification: string(dc.Justification)}}
+		}
+		out[i] = pf
+	}
+	return out
+}
+
+// sourceName is the feed a finding's severity came from, in the spelling trust weights use
+// ("NVD", "GHSA", "OSV", or a distro).
+func sourceName(f match.Finding) string {
+	s := f.SeveritySource
+	if s == "" {
+		s = f.DataSource
+	}
+	s, _, _ = strings.Cut(s, " ")
+	switch {
+	case strings.HasPrefix(s, "nvd"):
+		return "NVD"
+	case strings.HasPrefix(s, "ghsa"):
+		return "GHSA"
+	case strings.HasPrefix(s, "osv"):
+		return "OSV"
+	}
+	return s
+}
