@@ -412,6 +412,10 @@ func (t *transformer) number() error {
 		t.out = append(t.out, lit...)
 		return nil
 	}
+	if !integer && esDecimal(t.in[digits:t.pos]) {
+		t.out = append(t.out, lit...)
+		return nil
+	}
 	f, err := strconv.ParseFloat(string(lit), 64)
 	if err != nil {
 		return t.errorf("number %s: %v", lit, err)
@@ -422,4 +426,34 @@ func (t *transformer) number() error {
 	}
 	t.out = append(t.out, s...)
 	return nil
+}
+
+// esDecimal reports whether a plain decimal literal (sign removed, no exponent) is already the
+// ECMAScript form of its value, so the parse and format round trip can be skipped: at most 15
+// significant digits (DBL_DIG: such a decimal is the only one of that length naming its double,
+// hence also the shortest), no trailing zero in the fraction, no leading zero before other
+// integer digits, and a magnitude of at least 1e-6 (below it ECMAScript writes an exponent).
+func esDecimal(d []byte) bool {
+	dot := bytes.IndexByte(d, '.')
+	if dot < 0 || dot == len(d)-1 || d[len(d)-1] == '0' || bytes.ContainsAny(d, "eE") {
+		return false
+	}
+	intPart, frac := d[:dot], d[dot+1:]
+	sig := 0
+	if len(intPart) == 1 && intPart[0] == '0' {
+		zeros := 0
+		for zeros < len(frac) && frac[zeros] == '0' {
+			zeros++
+		}
+		if zeros > 5 { // below 1e-6
+			return false
+		}
+		sig = len(frac) - zeros
+	} else {
+		if intPart[0] == '0' {
+			return false
+		}
+		sig = len(intPart) + len(frac)
+	}
+	return sig <= 15
 }
