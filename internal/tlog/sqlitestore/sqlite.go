@@ -19,8 +19,8 @@ import (
 
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 
+	"github.com/stellaops/stellaops/internal/sqlmigrate"
 	"github.com/stellaops/stellaops/internal/tlog"
-	"github.com/stellaops/stellaops/internal/tlog/internal/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -78,32 +78,11 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrate.List(migrationFS, "migrations")
+	ms, err := sqlmigrate.List(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS tlog_schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, m := range ms {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tlog_schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO tlog_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, time.Now().UnixMicro())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", m.Name, err)
-		}
-	}
-	return nil
+	return sqlmigrate.Set{Table: "tlog_schema_migrations", Lock: "stellaops.tlog", Migrations: ms}.ApplySQLite(ctx, s.w, time.Now)
 }
 
 // tx runs fn in a write transaction, committing when it returns nil.

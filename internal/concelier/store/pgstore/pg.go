@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stellaops/stellaops/internal/concelier/store"
-	"github.com/stellaops/stellaops/internal/concelier/store/internal/migrate"
+	"github.com/stellaops/stellaops/internal/sqlmigrate"
 )
 
 //go:embed migrations/*.sql
@@ -63,45 +63,11 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrate.List(migrationFS, "migrations")
+	ms, err := sqlmigrate.List(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
-	// Every step takes the same transaction-scoped advisory lock (keyed by schema), so processes
-	// starting together apply each migration once.
-	const lock = `SELECT pg_advisory_xact_lock(hashtext('stellaops.concelier.store:' || current_schema()))`
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lock); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, m := range ms {
-		err := s.tx(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, lock); err != nil {
-				return err
-			}
-			var done bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil || done {
-				return err
-			}
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.Version, m.Name, s.now())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", m.Name, err)
-		}
-	}
-	return nil
+	return sqlmigrate.Set{Table: "schema_migrations", Lock: "stellaops.concelier.store", Migrations: ms}.ApplyPostgres(ctx, s.pool, s.now)
 }
 
 // tx runs fn in a transaction, committing when it returns nil.
