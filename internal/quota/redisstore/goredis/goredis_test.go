@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 
 const addrEnv = "STELLAOPS_TEST_REDIS_ADDR"
 
-// redisAddr: skipped locally without a Redis, but a failure in CI (see redisstore tests).
+// redisAddr returns the test Redis; without one the suite is skipped locally but fails in CI,
+// so a misconfigured pipeline cannot pass by silently skipping it.
 func redisAddr(tb testing.TB) string {
 	tb.Helper()
 	addr := os.Getenv(addrEnv)
@@ -68,6 +70,34 @@ func TestConformance(t *testing.T) {
 			return redisstore.New(goredis.Evaler{C: client(t, addr)}, sub)
 		}
 	})
+}
+
+// The day key is namespaced, hashed, dated, and lives until the day's end plus an hour.
+func TestKeysNamespacedWithTTL(t *testing.T) {
+	addr := redisAddr(t)
+	c := client(t, addr)
+	sub := randomSub(t, addr)
+	s := redisstore.New(goredis.Evaler{C: c}, sub)
+	l, err := quota.New(s, quota.Config{Now: func() time.Time { return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := l.CheckScan(ctx, quota.Anonymous("198.51.100.1")); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := c.Keys(ctx, s.Prefix()+"*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys %v, %v; want one day key", keys, err)
+	}
+	key := keys[0]
+	if want := redisstore.Namespace + sub + ":day:ip:"; !strings.HasPrefix(key, want) || !strings.HasSuffix(key, ":20260501") {
+		t.Fatalf("key %q; want %s<hash>:20260501", key, want)
+	}
+	// 12 h to midnight plus an hour of slack.
+	if ttl, err := c.PTTL(ctx, key).Result(); err != nil || ttl < 12*time.Hour || ttl > 13*time.Hour {
+		t.Fatalf("TTL %v, %v; want ~13h", ttl, err)
+	}
 }
 
 func BenchmarkCheckScan(b *testing.B) {
