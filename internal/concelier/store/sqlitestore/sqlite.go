@@ -10,13 +10,12 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
-	"fmt"
-	"net/url"
 	"time"
 
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 
 	"github.com/stellaops/stellaops/internal/concelier/store"
+	"github.com/stellaops/stellaops/internal/sqlitedb"
 	"github.com/stellaops/stellaops/internal/sqlmigrate"
 )
 
@@ -37,36 +36,17 @@ var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.
 func Open(ctx context.Context, path string, opts store.Options) (*Store, error) {
-	dsn := func(readonly bool) string {
-		q := url.Values{}
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "synchronous(NORMAL)") // durable in WAL mode except on power loss mid-checkpoint
-		if readonly {
-			q.Add("_pragma", "query_only(1)")
-		} else {
-			q.Set("_txlock", "immediate") // take the write lock at BEGIN: no upgrade deadlocks
-		}
-		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-	}
-	w, err := sql.Open("sqlite", dsn(false))
+	now := opts.Clock()
+	ms, err := sqlmigrate.List(migrationFS, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, now: opts.Clock()}
-	if err := s.migrate(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{BusyTimeout: busyTimeout, Synchronous: "NORMAL", ForeignKeys: true,
+		Migrations: sqlmigrate.Set{Table: "schema_migrations", Lock: "stellaops.concelier.store", Migrations: ms}, Now: now})
+	if err != nil {
+		return nil, err
 	}
-	if s.r, err = sql.Open("sqlite", dsn(true)); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
-	s.r.SetMaxOpenConns(4)
-	return s, nil
+	return &Store{w: db.W, r: db.R, now: now}, nil
 }
 
 // Close closes both pools.
@@ -74,33 +54,9 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := sqlmigrate.List(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	return sqlmigrate.Set{Table: "schema_migrations", Lock: "stellaops.concelier.store", Migrations: ms}.ApplySQLite(ctx, s.w, s.now)
-}
-
 // tx runs fn in a write transaction, committing when it returns nil.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
-	}
-	return tx.Commit()
-}
-
-// ignoreDone hides the rollback error of a transaction database/sql already rolled back because
-// its context ended.
-func ignoreDone(err error) error {
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
-	}
-	return err
+	return sqlitedb.Tx(ctx, s.w, fn)
 }
 
 func micros(t time.Time) int64 { return store.Timestamp(t).UnixMicro() }
