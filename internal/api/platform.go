@@ -442,4 +442,3 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	WriteJSON(w, http.StatusOK, body)
 }
-
