@@ -23,15 +23,19 @@ const (
 	ExitInterrupted = 130
 )
 
-// IO is a command's standard streams. Out and Err are terminals only when IsTerminal says so.
+// IO is a command's standard streams and environment. Out and Err are terminals only when
+// IsTerminal says so.
 type IO struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+	// Environ is the environment in os.Environ's form, for the configuration loader; the
+	// commands' getenv function reads single variables.
+	Environ []string
 }
 
-// StdIO returns the process's streams.
-func StdIO() IO { return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
+// StdIO returns the process's streams and environment.
+func StdIO() IO { return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Environ: os.Environ()} }
 
 // IsTerminal reports whether w is an interactive terminal (progress displays, colours and
 // prompts only appear there; piped output stays plain).

@@ -1,6 +1,7 @@
-// Package stellaops implements the `stellaops` server binary's commands. For now: `concelier run`,
-// which runs one Concelier job in process against the data directory (the same one stellaops-cli
-// scan run reads its advisory snapshot from). `serve` arrives with the server.
+// Package stellaops implements the `stellaops` server binary's commands: `serve` (the server,
+// by role, or --dev), `config show`, and `concelier run`, which runs one Concelier job in
+// process against the data directory (the same one stellaops-cli scan run reads its advisory
+// snapshot from).
 package stellaops
 
 import (
@@ -134,7 +135,7 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 	f.BoolVar(&o.TrivyDB.OfflineBundle.IncludeDelta, "bundle-delta", false, "export:trivy-db: bundle delta runs (with --bundle)")
 	f.StringVar(&dsn, "db", "", "store: a postgres:// URL (env STELLAOPS_CONCELIER_DB); default the embedded SQLite database in the data directory")
 	conc.AddCommand(runCmd)
-	root.AddCommand(conc)
+	root.AddCommand(conc, serveCommand(stdio, env, &data, &verbose), configCommand(stdio, env, &data))
 	stop, err := cli.StartCPUProfile(&cpuProfile, args)
 	if err != nil {
 		return err
