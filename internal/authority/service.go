@@ -54,6 +54,7 @@ type Service struct {
 	// dummyHash is verified when a client or user does not exist, so that a wrong id costs
 	// the same time as a wrong secret and ids cannot be enumerated by timing.
 	dummyHash string
+	verified  *verifyCache
 }
 
 // New returns a Service over store. It logs a warning for every way the password policy is
@@ -100,7 +101,7 @@ func New(store Store, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, cfg: cfg, pol: pol, log: cfg.Logger, dummyHash: dummy}
+	s := &Service{store: store, cfg: cfg, pol: pol, log: cfg.Logger, dummyHash: dummy, verified: newVerifyCache(10000, time.Minute)}
 	// A retired key verifies as long as a token it signed can live: the longest is an
 	// offline token.
 	retention := time.Duration(cfg.OfflineMaxDays)*24*time.Hour + cfg.AccessTokenLifetime
@@ -241,9 +242,26 @@ func (s *Service) issue(ctx context.Context, c Claims, use string, ttl time.Dura
 
 // Validate verifies a bearer token against the current keys and the revocation list.
 func (s *Service) Validate(ctx context.Context, raw string) (Claims, error) {
-	c, err := Verify(ctx, raw, s.keys.verifier, Expect{Issuer: s.cfg.Issuer, Audience: s.cfg.Audience, Now: s.now(), Leeway: s.cfg.Leeway})
-	if err != nil {
-		return Claims{}, err
+	now := s.now()
+	key := tokenKey(raw)
+	c, hit := s.verified.get(key, now)
+	if hit {
+		// The signature verified before; what may have changed since is the clock and the
+		// key set (a retired key past retention no longer verifies).
+		if now.After(c.Expiry.Add(s.cfg.Leeway)) {
+			return Claims{}, fmt.Errorf("%w: expired at %s", ErrTokenExpired, c.Expiry.Format(time.RFC3339))
+		}
+		if _, ok, err := s.keys.verifier(ctx, c.KeyID); err != nil || !ok {
+			hit = false
+		}
+	}
+	if !hit {
+		var err error
+		c, err = Verify(ctx, raw, s.keys.verifier, Expect{Issuer: s.cfg.Issuer, Audience: s.cfg.Audience, Now: now, Leeway: s.cfg.Leeway})
+		if err != nil {
+			return Claims{}, err
+		}
+		s.verified.put(key, c, now)
 	}
 	revoked, err := s.store.IsRevoked(ctx, c.ID)
 	if err != nil {
