@@ -11,9 +11,8 @@ import (
 // BenchmarkAuthenticatedRoute is the server-side cost of one cheap authenticated request:
 // token verification, revocation check, rate limit, quota headers, metrics, the handler.
 func BenchmarkAuthenticatedRoute(b *testing.B) {
-	t := &testing.T{}
-	e := newEnv(t, "https://authority.test", nil)
-	tok, _ := e.tokenWith(t, "bench", []string{authority.ScopeAPI})
+	e := newEnv(b, "https://authority.test", nil)
+	tok, _ := e.tokenWith(b, "bench", []string{authority.ScopeAPI})
 	h := e.srv.Handler()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

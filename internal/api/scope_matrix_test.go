@@ -44,7 +44,7 @@ type env struct {
 }
 
 // newEnv starts the API on a loopback port over a real SQLite Authority and memory counters.
-func newEnv(t *testing.T, issuer string, mutate func(*api.Config)) *env {
+func newEnv(t testing.TB, issuer string, mutate func(*api.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -79,7 +79,7 @@ func newEnv(t *testing.T, issuer string, mutate func(*api.Config)) *env {
 }
 
 // tokenWith mints a client_credentials token with exactly scopes.
-func (e *env) tokenWith(t *testing.T, id string, scopes []string) (string, authority.Claims) {
+func (e *env) tokenWith(t testing.TB, id string, scopes []string) (string, authority.Claims) {
 	t.Helper()
 	ctx := context.Background()
 	secret := "secret-" + id + "-0123456789"

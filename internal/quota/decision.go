@@ -35,20 +35,21 @@ type Decision struct {
 
 // Body is the `quota` object of /scan response bodies:
 //
-//	"quota": {"limit": 333, "remaining": 131, "resetAt": "2025-07-19T00:00:00Z", "delayedMs": 0}
+//	"quota": {"remaining": 131, "reset": "2025-07-19T00:00:00Z", "limit": 333, "delayedMs": 0}
 //
 // delayedMs is how long this scan was held because the quota was exceeded, so clients can tell
 // a slow scan from a throttled one.
 type Body struct {
-	Limit     int       `json:"limit"`
-	Remaining int       `json:"remaining"`
-	ResetAt   time.Time `json:"resetAt"`
+	Limit     int `json:"limit"`
+	Remaining int `json:"remaining"`
+	// Reset is named as in API spec §2.1's example body.
+	Reset     time.Time `json:"reset"`
 	DelayedMs int64     `json:"delayedMs"`
 }
 
 // Body returns the JSON quota object for d.
 func (d Decision) Body() Body {
-	return Body{Limit: d.Limit, Remaining: d.Remaining, ResetAt: d.ResetAt.UTC(), DelayedMs: d.Delay.Milliseconds()}
+	return Body{Limit: d.Limit, Remaining: d.Remaining, Reset: d.ResetAt.UTC(), DelayedMs: d.Delay.Milliseconds()}
 }
 
 // SetHeaders writes the quota headers of d into h. tokenExpires is the caller's token expiry;

@@ -49,7 +49,7 @@ func TestBodyJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"limit":333,"remaining":0,"resetAt":"2025-07-19T00:00:00Z","delayedMs":5000}`
+	const want = `{"limit":333,"remaining":0,"reset":"2025-07-19T00:00:00Z","delayedMs":5000}`
 	if string(b) != want {
 		t.Fatalf("body %s, want %s", b, want)
 	}

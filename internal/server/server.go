@@ -24,6 +24,9 @@ import (
 	"github.com/stellaops/stellaops/internal/authority"
 	"github.com/stellaops/stellaops/internal/authority/pgstore"
 	"github.com/stellaops/stellaops/internal/authority/sqlitestore"
+	"github.com/stellaops/stellaops/internal/queue"
+	"github.com/stellaops/stellaops/internal/queue/memqueue"
+	"github.com/stellaops/stellaops/internal/queue/redisqueue"
 	"github.com/stellaops/stellaops/internal/quota"
 	"github.com/stellaops/stellaops/internal/quota/memstore"
 	"github.com/stellaops/stellaops/internal/quota/redisstore"
@@ -50,6 +53,8 @@ type Server struct {
 	API      *api.Server
 	Auth     *authority.Service
 	Registry *prometheus.Registry
+	// Queue is the scan job queue: in-process, or Redis when redis.addr is set.
+	Queue queue.Queue
 	// DevCredentials is set in dev mode.
 	DevCredentials *DevCredentials
 
@@ -123,10 +128,22 @@ func New(ctx context.Context, cfg Config, o Options) (s *Server, err error) {
 	}
 	s.log.Info("authority ready", "issuer", cfg.Authority.Issuer, "activeKey", kid)
 
-	qstore, err := s.openQuotaStore(ctx)
+	rc, err := s.openRedis(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var qstore quota.Store = memstore.New(o.Now)
+	if rc != nil {
+		qstore = redisstore.New(goredis.Evaler{C: rc}, cfg.Redis.Prefix)
+		s.Queue, err = redisqueue.New(rc, redisqueue.DefaultPrefix+redisPrefix(cfg.Redis.Prefix), queue.Config{})
+	} else {
+		s.Queue, err = memqueue.New(queue.Config{Now: o.Now})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: queue: %w", err)
+	}
+	s.closers = append(s.closers, s.Queue.Close)
+	s.Registry.MustRegister(newQueueCollector(s.Queue))
 	limiter, err := quota.New(qstore, quota.Config{
 		TokenDailyLimit: cfg.Quota.TokenDailyLimit, AnonymousDailyLimit: cfg.Quota.AnonymousDailyLimit, HardLimit: cfg.Quota.HardLimit,
 		RatePerSecond: cfg.Quota.RatePerSecond, Salt: cfg.Quota.Salt, Now: o.Now, Logger: o.Logger,
@@ -178,16 +195,25 @@ func (s *Server) openAuthorityStore(ctx context.Context) (authority.Store, error
 	return st, nil
 }
 
-func (s *Server) openQuotaStore(ctx context.Context) (quota.Store, error) {
+// openRedis connects to Redis when one is configured; nil means the embedded mode.
+func (s *Server) openRedis(ctx context.Context) (*redis.Client, error) {
 	if s.cfg.Redis.Addr == "" {
-		return memstore.New(s.opts.Now), nil
+		return nil, nil
 	}
 	rc := redis.NewClient(&redis.Options{Addr: s.cfg.Redis.Addr, Password: s.cfg.Redis.Password, DB: s.cfg.Redis.DB})
 	s.closers = append(s.closers, rc.Close)
 	if err := rc.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("server: redis %s: %w", s.cfg.Redis.Addr, err)
 	}
-	return redisstore.New(goredis.Evaler{C: rc}, s.cfg.Redis.Prefix), nil
+	return rc, nil
+}
+
+// redisPrefix separates installations sharing one Redis.
+func redisPrefix(p string) string {
+	if p == "" {
+		return ""
+	}
+	return ":" + p
 }
 
 // ready is /readyz: not while draining, and only when the stores answer.
@@ -202,6 +228,9 @@ func (s *Server) ready(ctx context.Context) error {
 	}
 	if _, err := s.API.Limiter().Peek(ctx, quota.Anonymous("127.0.0.1")); err != nil {
 		return fmt.Errorf("counter store: %w", err)
+	}
+	if _, err := s.Queue.Depth(ctx); err != nil {
+		return fmt.Errorf("queue: %w", err)
 	}
 	return nil
 }

@@ -273,6 +273,23 @@ func TestAuthorityEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Metrics: per-route counts and latencies, auth failures, queue depth.
+	mr, err := anon.Raw(ctx, "GET", "/metrics", nil, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`stellaops_http_requests_total{code="200",method="GET",route="GET /api/v1/quota"}`,
+		`stellaops_http_request_duration_seconds_count{method="POST",route="POST /connect/token"}`,
+		`stellaops_auth_failures_total{reason="revoked"} 1`,
+		`stellaops_queue_jobs{state="ready"} 0`,
+		`stella_quota_soft_hits_total 0`,
+	} {
+		if !strings.Contains(string(mr.Body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// Shutdown: Serve returns cleanly and the port closes.
 	r.shutdown(t)
 	if _, err := anon.Health(ctx); err == nil {
