@@ -75,6 +75,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			}
 		}()
 		if r.ContentLength > maxBody {
+			s.setQuotaHeaders(sw, r.WithContext(ctx), p)
 			WriteProblem(sw, r.WithContext(ctx), http.StatusRequestEntityTooLarge, ProbTooLarge, fmt.Sprintf("the body exceeds %d bytes", maxBody))
 			return
 		}
@@ -88,6 +89,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			if !s.bootstrapOK(r) {
 				s.metrics.authFail.WithLabelValues("bootstrap_key").Inc()
 				s.setQuotaHeaders(sw, r, p)
+				sw.Header().Set("WWW-Authenticate", bootstrapChallenge)
 				WriteProblem(sw, r, http.StatusUnauthorized, ProbUnauthorized, "this route needs a valid "+HeaderBootstrapKey+" header")
 				return
 			}
@@ -120,6 +122,10 @@ func (s *Server) wrap(rt Route) http.Handler {
 		rt.Handler(sw, r)
 	})
 }
+
+// bootstrapChallenge names the credential /internal/* routes want: RFC 9110 requires a
+// challenge on every 401, and the bootstrap key is not a bearer token.
+const bootstrapChallenge = `StellaOps-Bootstrap-Key realm="stellaops-internal", header="` + HeaderBootstrapKey + `"`
 
 func outcome(code int) string {
 	if code < 400 {

@@ -170,6 +170,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), traceKey, newTraceparent(r.Header.Get("traceparent"))))
 		w.Header().Set("X-Trace-Id", TraceID(r.Context()))
+		s.setQuotaHeaders(w, r, Principal{IP: s.clientIP(r)})
 		if _, pattern := s.pathMux.Handler(r); pattern != "" {
 			allow := slices.Clone(s.methods[pattern])
 			if slices.Contains(allow, http.MethodGet) {

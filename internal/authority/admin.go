@@ -30,7 +30,7 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (Client, string
 	if !idPattern.MatchString(n.ID) {
 		return Client{}, "", fmt.Errorf("%w: clientId must be 1-128 characters of letters, digits, '.', '_', '@' and '-'", ErrBadRequest)
 	}
-	scopes := slices.Clone(n.Scopes)
+	scopes := append([]string{}, n.Scopes...)
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
 	for _, sc := range scopes {

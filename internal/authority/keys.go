@@ -316,6 +316,9 @@ func sortJWKs(keys []jose.JSONWebKey) {
 
 // MarshalJWKS encodes set deterministically (keys sorted by kid).
 func MarshalJWKS(set jose.JSONWebKeySet) ([]byte, error) {
+	if set.Keys == nil {
+		set.Keys = []jose.JSONWebKey{} // {"keys":[]}, never null: RFC 7517 requires the array
+	}
 	sortJWKs(set.Keys)
 	return json.Marshal(set)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/stellaops/stellaops/internal/api/apitest"
 	"github.com/stellaops/stellaops/internal/authority"
 	"github.com/stellaops/stellaops/internal/server"
 	"github.com/stellaops/stellaops/pkg/client"
@@ -95,6 +97,17 @@ func newClient(t *testing.T, url string, opts ...client.Option) *client.Client {
 	return c
 }
 
+// validated is newClient whose every response is checked against the OpenAPI document.
+func validated(t *testing.T, url string, opts ...client.Option) *client.Client {
+	t.Helper()
+	hc := &http.Client{Transport: apitest.ValidatingTransport(t, http.DefaultTransport)}
+	c, err := client.New(url, append(opts, client.WithHTTPClient(hc))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestAuthorityEndToEnd is the walk-through on one server, all through pkg/client:
 // tokens for each grant, JWKS, offline token, key rotation, revocation, and the revocation
 // bundle verified offline.
@@ -103,7 +116,7 @@ func TestAuthorityEndToEnd(t *testing.T) {
 	data := t.TempDir()
 	clk := &clock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
 	r := start(t, baseConfig(), server.Options{DataDir: data, Now: clk.Now})
-	admin := newClient(t, r.url, client.WithBootstrapKey(bootstrap))
+	admin := validated(t, r.url, client.WithBootstrapKey(bootstrap))
 
 	if h, err := admin.Health(ctx); err != nil || h != "ok" {
 		t.Fatalf("healthz %q %v", h, err)
@@ -131,7 +144,7 @@ func TestAuthorityEndToEnd(t *testing.T) {
 	}
 
 	// client_credentials, secret by Basic and by form.
-	anon := newClient(t, r.url)
+	anon := validated(t, r.url)
 	cc, err := anon.Token(ctx, client.TokenRequest{ClientID: "ci-bot", ClientSecret: ci.Secret, Scopes: []string{"stella.api"}})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +180,7 @@ func TestAuthorityEndToEnd(t *testing.T) {
 	}
 
 	// The CI token works on an authenticated route, with the quota headers.
-	ciClient := newClient(t, r.url, client.WithToken(cc.AccessToken))
+	ciClient := validated(t, r.url, client.WithToken(cc.AccessToken))
 	q, resp, err := ciClient.Quota(ctx)
 	if err != nil || q.Limit != 100 || resp.Header.Get("X-Stella-Quota-Remaining") != "100" || resp.Header.Get("X-Stella-Token-Expires") != "2026-11-22T10:00:00Z" {
 		t.Fatalf("quota %+v %v %v", q, resp, err)
@@ -177,7 +190,7 @@ func TestAuthorityEndToEnd(t *testing.T) {
 	if _, err := ciClient.OfflineToken(ctx, client.OfflineTokenRequest{ExpiresDays: 30}); !client.IsStatus(err, 403) {
 		t.Fatalf("offline token without admin scope: %v", err)
 	}
-	adminTok := newClient(t, r.url, client.WithToken(pw.AccessToken))
+	adminTok := validated(t, r.url, client.WithToken(pw.AccessToken))
 	if _, err := adminTok.OfflineToken(ctx, client.OfflineTokenRequest{ExpiresDays: 91}); !client.IsStatus(err, 400) {
 		t.Fatalf("91 days: %v", err)
 	}

@@ -111,6 +111,7 @@ SIGINT/SIGTERM stop taking connections, turn /readyz to 503 and drain in-flight 
 			if dev && srv.DevCredentials != nil {
 				fmt.Fprintf(stdio.Err, "Dev credentials: %s\n", filepath.Join(*data, server.DevCredentialsFile))
 			}
+			fmt.Fprintf(stdio.Err, "StellaOps listening on http://%s (roles %s)\n", advertised(ln.Addr()), strings.Join(cfg.Server.Roles, ","))
 			return srv.Serve(ctx, ln)
 		},
 	}
