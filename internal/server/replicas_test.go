@@ -28,7 +28,10 @@ func TestReplicasShareState(t *testing.T) {
 	keys := t.TempDir()
 	cfg := baseConfig()
 	cfg.Storage = server.StorageConfig{Driver: "postgres", DSN: dsn}
-	cfg.Redis = server.RedisConfig{Addr: redisAddr, Prefix: "test-" + testenv.RandomHex(6)}
+	prefix := "test-" + testenv.RandomHex(6)
+	cfg.Redis = server.RedisConfig{Addr: redisAddr, Prefix: prefix}
+	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "stellaops:quota:"+prefix+":*")
+	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "{stellaops:queue:scan:"+prefix+"}:*")
 	cfg.Authority.Issuer = "https://stellaops.test"
 	cfg.Authority.KeyDirectory = keys
 	cfg.Quota.RatePerSecond = 10

@@ -1,6 +1,7 @@
 // Package testenv gives tests the backing services of scale mode: a PostgreSQL schema of
-// their own and the Redis address. Locally a missing service skips the test; in CI
-// (CI=true) it fails it, because the backend suites must run there.
+// their own, the Redis address and the removal of their Redis keys. Locally a missing
+// service skips the test; in CI (CI=true) it fails it, because the backend suites must run
+// there.
 package testenv
 
 import (
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // Environment variables naming the services.
@@ -73,6 +75,36 @@ func PostgresSchemaDSN(tb testing.TB, prefix string) string {
 func RedisAddr(tb testing.TB) string {
 	tb.Helper()
 	return require(tb, RedisEnv, "127.0.0.1:6379")
+}
+
+// RedisClient returns a new client, with a pool of its own, for the Redis at addr; it is
+// closed when the test ends.
+func RedisClient(tb testing.TB, addr string) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// DeleteRedisKeysAtCleanup deletes, when the test ends, every key on the Redis at addr that
+// matches pattern (a SCAN MATCH glob), so a test's keys do not pile up between runs.
+func DeleteRedisKeysAtCleanup(tb testing.TB, addr, pattern string) {
+	tb.Helper()
+	tb.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, pattern, 100).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				tb.Errorf("cleanup %s: %v", pattern, err)
+				return
+			}
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("cleanup %s: %v", pattern, err)
+		}
+	})
 }
 
 // RandomHex returns n random bytes in hex, for names that must not collide between runs.

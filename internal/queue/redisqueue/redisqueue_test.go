@@ -2,10 +2,7 @@ package redisqueue_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -15,49 +12,14 @@ import (
 	"github.com/stellaops/stellaops/internal/queue"
 	"github.com/stellaops/stellaops/internal/queue/queuetest"
 	"github.com/stellaops/stellaops/internal/queue/redisqueue"
+	"github.com/stellaops/stellaops/internal/testenv"
 )
-
-const addrEnv = "STELLAOPS_TEST_REDIS_ADDR"
-
-// redisAddr returns the test Redis; without one the suite is skipped locally but fails in CI,
-// so a misconfigured pipeline cannot pass by silently skipping it.
-func redisAddr(tb testing.TB) string {
-	tb.Helper()
-	addr := os.Getenv(addrEnv)
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s is not set: the Redis suite must run in CI", addrEnv)
-		}
-		tb.Skipf("%s not set (e.g. 127.0.0.1:6379)", addrEnv)
-	}
-	return addr
-}
-
-func client(tb testing.TB, addr string) *redis.Client {
-	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	tb.Cleanup(func() { c.Close() })
-	return c
-}
 
 // randomPrefix is a per-test key prefix whose keys are deleted when the test ends.
 func randomPrefix(tb testing.TB, addr string) string {
 	tb.Helper()
-	var b [8]byte
-	rand.Read(b[:])
-	prefix := "stellaops:queue:test-" + hex.EncodeToString(b[:])
-	tb.Cleanup(func() {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, "{"+prefix+"}:*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("cleanup %s: %v", prefix, err)
-		}
-	})
+	prefix := "stellaops:queue:test-" + testenv.RandomHex(8)
+	testenv.DeleteRedisKeysAtCleanup(tb, addr, "{"+prefix+"}:*")
 	return prefix
 }
 
@@ -76,12 +38,12 @@ func open(tb testing.TB, c redis.UniversalClient, prefix string, cfg queue.Confi
 }
 
 func TestConformance(t *testing.T) {
-	addr := redisAddr(t)
+	addr := testenv.RedisAddr(t)
 	queuetest.Run(t, func(t *testing.T) queuetest.Opener {
 		prefix := randomPrefix(t, addr)
 		// Every Opener call is a new client with its own pool: a separate replica.
 		return func(t *testing.T, cfg queue.Config) queue.Queue {
-			return open(t, client(t, addr), prefix, cfg)
+			return open(t, testenv.RedisClient(t, addr), prefix, cfg)
 		}
 	})
 }
@@ -89,8 +51,8 @@ func TestConformance(t *testing.T) {
 // All keys carry the prefix as hash tag (one Cluster slot), and acked jobs leave nothing
 // behind but the token counter.
 func TestKeys(t *testing.T) {
-	addr := redisAddr(t)
-	c := client(t, addr)
+	addr := testenv.RedisAddr(t)
+	c := testenv.RedisClient(t, addr)
 	prefix := randomPrefix(t, addr)
 	q := open(t, c, prefix, queue.Config{})
 	if want := "{" + prefix + "}"; q.Prefix() != want {
@@ -136,8 +98,8 @@ func TestKeys(t *testing.T) {
 // into the past behind the client's back, and the Ack fails although Lease.Until is an hour
 // away on the client.
 func TestFencingUsesRedisClock(t *testing.T) {
-	addr := redisAddr(t)
-	c := client(t, addr)
+	addr := testenv.RedisAddr(t)
+	c := testenv.RedisClient(t, addr)
 	prefix := randomPrefix(t, addr)
 	q := open(t, c, prefix, queue.Config{PollInterval: time.Minute})
 	ctx := context.Background()
@@ -168,8 +130,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func BenchmarkEnqueueLeaseAck(b *testing.B) {
-	addr := redisAddr(b)
-	q := open(b, client(b, addr), randomPrefix(b, addr), queue.Config{})
+	addr := testenv.RedisAddr(b)
+	q := open(b, testenv.RedisClient(b, addr), randomPrefix(b, addr), queue.Config{})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,80 +2,40 @@ package goredis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/stellaops/stellaops/internal/quota"
 	"github.com/stellaops/stellaops/internal/quota/quotatest"
 	"github.com/stellaops/stellaops/internal/quota/redisstore"
 	"github.com/stellaops/stellaops/internal/quota/redisstore/goredis"
+	"github.com/stellaops/stellaops/internal/testenv"
 )
-
-const addrEnv = "STELLAOPS_TEST_REDIS_ADDR"
-
-// redisAddr returns the test Redis; without one the suite is skipped locally but fails in CI,
-// so a misconfigured pipeline cannot pass by silently skipping it.
-func redisAddr(tb testing.TB) string {
-	tb.Helper()
-	addr := os.Getenv(addrEnv)
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s is not set: the Redis suite must run in CI", addrEnv)
-		}
-		tb.Skipf("%s not set (e.g. 127.0.0.1:6379)", addrEnv)
-	}
-	return addr
-}
-
-func client(tb testing.TB, addr string) *redis.Client {
-	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	tb.Cleanup(func() { c.Close() })
-	return c
-}
 
 // randomSub is a per-test key namespace whose keys are deleted when the test ends.
 func randomSub(tb testing.TB, addr string) string {
 	tb.Helper()
-	var b [8]byte
-	rand.Read(b[:])
-	sub := "test-" + hex.EncodeToString(b[:])
-	tb.Cleanup(func() {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, redisstore.Namespace+sub+":*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("cleanup %s: %v", sub, err)
-		}
-	})
+	sub := "test-" + testenv.RandomHex(8)
+	testenv.DeleteRedisKeysAtCleanup(tb, addr, redisstore.Namespace+sub+":*")
 	return sub
 }
 
 func TestConformance(t *testing.T) {
-	addr := redisAddr(t)
+	addr := testenv.RedisAddr(t)
 	quotatest.Run(t, func(t *testing.T, _ func() time.Time) quotatest.Opener {
 		sub := randomSub(t, addr)
 		// Every Opener call is a new client with its own pool: a separate replica.
 		return func(t *testing.T) quota.Store {
-			return redisstore.New(goredis.Evaler{C: client(t, addr)}, sub)
+			return redisstore.New(goredis.Evaler{C: testenv.RedisClient(t, addr)}, sub)
 		}
 	})
 }
 
 // The day key is namespaced, hashed, dated, and lives until the day's end plus an hour.
 func TestKeysNamespacedWithTTL(t *testing.T) {
-	addr := redisAddr(t)
-	c := client(t, addr)
+	addr := testenv.RedisAddr(t)
+	c := testenv.RedisClient(t, addr)
 	sub := randomSub(t, addr)
 	s := redisstore.New(goredis.Evaler{C: c}, sub)
 	l, err := quota.New(s, quota.Config{Now: func() time.Time { return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC) }})
@@ -101,8 +61,8 @@ func TestKeysNamespacedWithTTL(t *testing.T) {
 }
 
 func BenchmarkCheckScan(b *testing.B) {
-	addr := redisAddr(b)
-	s := redisstore.New(goredis.Evaler{C: client(b, addr)}, randomSub(b, addr))
+	addr := testenv.RedisAddr(b)
+	s := redisstore.New(goredis.Evaler{C: testenv.RedisClient(b, addr)}, randomSub(b, addr))
 	l, err := quota.New(s, quota.Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -118,8 +78,8 @@ func BenchmarkCheckScan(b *testing.B) {
 }
 
 func BenchmarkCheckScanParallel(b *testing.B) {
-	addr := redisAddr(b)
-	s := redisstore.New(goredis.Evaler{C: client(b, addr)}, randomSub(b, addr))
+	addr := testenv.RedisAddr(b)
+	s := redisstore.New(goredis.Evaler{C: testenv.RedisClient(b, addr)}, randomSub(b, addr))
 	l, err := quota.New(s, quota.Config{})
 	if err != nil {
 		b.Fatal(err)
