@@ -22,6 +22,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,12 +55,14 @@ func main() {
 	}
 	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	before := scrape(hc, *server, *path)
 	res := run(hc, *server+*path, toks, *rps, *dur)
 	switch *mode {
 	case "ratelimit":
 		reportRate(res, *rps, *dur)
 	default:
 		reportLatency(res, *rps, *dur, len(toks))
+		reportServer(before, scrape(hc, *server, *path))
 	}
 }
 
@@ -187,6 +190,60 @@ func reportRate(res []result, rps int, dur time.Duration) {
 		}
 	}
 	fmt.Printf("429 answers with a Retry-After other than 1 s: %d\n", badRetry)
+}
+
+// scrape reads the server's latency histogram of GET path: cumulative counts per bucket bound.
+func scrape(hc *http.Client, server, path string) map[float64]float64 {
+	resp, err := hc.Get(server + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	prefix := `stellaops_http_request_duration_seconds_bucket{method="GET",route="GET ` + path + `",le="`
+	out := map[float64]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		bound, err1 := strconv.ParseFloat(le, 64)
+		n, err2 := strconv.ParseFloat(count, 64)
+		if err1 == nil && err2 == nil {
+			out[bound] = n
+		}
+	}
+	return out
+}
+
+// reportServer prints the server-side share of requests within each histogram bound during the
+// run, from the difference of two scrapes: the latency without the load generator's own
+// scheduling and the loopback.
+func reportServer(before, after map[float64]float64) {
+	if len(after) == 0 {
+		return
+	}
+	var bounds []float64
+	for b := range after {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	total := after[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]]
+	if total <= 0 {
+		return
+	}
+	fmt.Printf("\nserver-side (stellaops_http_request_duration_seconds, %d requests):", int(total))
+	for _, b := range bounds {
+		if b > 0.01 {
+			break
+		}
+		fmt.Printf(" ≤%gms %.2f%%", b*1000, 100*(after[b]-before[b])/total)
+	}
+	fmt.Println()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
