@@ -156,9 +156,7 @@ func advertised(a net.Addr) string {
 func splitList(v []string) []string {
 	var out []string
 	for _, s := range v {
-		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-			out = append(out, f)
-		}
+		out = append(out, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
 	return out
 }
