@@ -20,6 +20,25 @@ type Config struct {
 	Redis     RedisConfig     `json:"redis"`
 	Authority AuthorityConfig `json:"authority"`
 	Quota     QuotaConfig     `json:"quota"`
+	// The product areas; each type lives in the area's mount_<area>.go.
+	Scanner   ScannerConfig   `json:"scanner"`
+	Policy    PolicyConfig    `json:"policy"`
+	Runtime   RuntimeConfig   `json:"runtime"`
+	Signing   SigningConfig   `json:"signing"`
+	Concelier ConcelierConfig `json:"concelier"`
+}
+
+// ScannerConfig is Scanner.WebService's and the worker's: the feature switches here, the scan
+// settings in ScanConfig (mount_scans.go).
+type ScannerConfig struct {
+	Features ScannerFeatures `json:"features"`
+	ScanConfig
+}
+
+// ScannerFeatures are the spec's feature flags.
+type ScannerFeatures struct {
+	// EnablePolicyPreview serves POST /api/v1/policy/preview (spec §2.3).
+	EnablePolicyPreview bool `json:"enablePolicyPreview"`
 }
 
 // ServerConfig is the HTTP listener.
@@ -84,7 +103,7 @@ type QuotaConfig struct {
 
 // Defaults returns the configuration before any file or environment variable.
 func Defaults() Config {
-	return Config{
+	c := Config{
 		Server:  ServerConfig{Listen: ":8080", Roles: []string{"all"}, ShutdownTimeout: 20 * time.Second},
 		Storage: StorageConfig{Driver: "sqlite"},
 		Authority: AuthorityConfig{
@@ -93,6 +112,13 @@ func Defaults() Config {
 		},
 		Quota: QuotaConfig{TokenDailyLimit: 333, AnonymousDailyLimit: 33, RatePerSecond: 40},
 	}
+	c.Scanner.Features.EnablePolicyPreview = true
+	c.Scanner.ScanConfig.defaults()
+	c.Policy.defaults()
+	c.Runtime.defaults()
+	c.Signing.defaults()
+	c.Concelier.defaults()
+	return c
 }
 
 // Roles the binary can take.
@@ -134,6 +160,7 @@ func (c *Config) Validate() error {
 	if c.Quota.TokenDailyLimit < 0 || c.Quota.AnonymousDailyLimit < 0 || c.Quota.HardLimit < 0 {
 		errs = append(errs, errors.New("quota limits must not be negative"))
 	}
+	errs = append(errs, c.Scanner.ScanConfig.validate(), c.Policy.validate(), c.Runtime.validate(), c.Signing.validate(), c.Concelier.validate())
 	return errors.Join(errs...)
 }
 

@@ -58,6 +58,11 @@ type Server struct {
 	// DevCredentials is set in dev mode.
 	DevCredentials *DevCredentials
 
+	// redis is the shared client in scale mode, nil when embedded.
+	redis *redis.Client
+	// background are the loops (workers, sweepers) Serve runs until shutdown.
+	background []backgroundTask
+
 	closers  []func() error
 	draining atomic.Bool
 }
@@ -105,6 +110,7 @@ func New(ctx context.Context, cfg Config, o Options) (s *Server, err error) {
 		}
 	}
 
+	s.cfg = cfg
 	store, err := s.openAuthorityStore(ctx)
 	if err != nil {
 		return nil, err
@@ -132,6 +138,7 @@ func New(ctx context.Context, cfg Config, o Options) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.redis = rc
 	var qstore quota.Store = memstore.New(o.Now)
 	if rc != nil {
 		qstore = redisstore.New(goredis.Evaler{C: rc}, cfg.Redis.Prefix)
@@ -158,12 +165,14 @@ func New(ctx context.Context, cfg Config, o Options) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.mount(ctx); err != nil {
+		return nil, err
+	}
 	if o.Dev {
 		if s.DevCredentials, err = s.ensureDevCredentials(ctx, dev); err != nil {
 			return nil, err
 		}
 	}
-	s.cfg = cfg
 	return s, nil
 }
 
@@ -248,9 +257,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	bgDone := s.startBackground(bgCtx)
 	s.log.Info("listening", "addr", ln.Addr().String(), "roles", strings.Join(s.cfg.Server.Roles, ","))
 	select {
 	case err := <-errc:
+		stopBackground()
+		<-bgDone
 		return fmt.Errorf("server: %w", err)
 	case <-ctx.Done():
 	}
@@ -258,6 +271,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down: draining requests", "timeout", s.cfg.Server.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
+	// Background loops stop first: a worker gives its lease back rather than start a job the
+	// process will not finish.
+	stopBackground()
+	if err := waitBackground(sctx, bgDone); err != nil {
+		s.log.Warn("background tasks did not stop in time", "err", err)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		_ = hs.Close()
 		return fmt.Errorf("server: shutdown: %w", err)
