@@ -62,6 +62,8 @@ type Server struct {
 	redis *redis.Client
 	// background are the loops (workers, sweepers) Serve runs until shutdown.
 	background []backgroundTask
+	// areas are the services product areas offer each other.
+	areas areaServices
 
 	closers  []func() error
 	draining atomic.Bool
