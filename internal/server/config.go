@@ -130,6 +130,8 @@ func (c *Config) Validate() error {
 	if len(c.Server.Roles) == 0 {
 		c.Server.Roles = []string{"all"}
 	}
+	// Normalised in a copy: copies of one Config (replicas in tests) share the slice.
+	c.Server.Roles = slices.Clone(c.Server.Roles)
 	for i, r := range c.Server.Roles {
 		r = strings.ToLower(strings.TrimSpace(r))
 		c.Server.Roles[i] = r
