@@ -1,0 +1,12 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/stellaops/stellaops/internal/concelier/store"
+	"github.com/stellaops/stellaops/internal/concelier/store/storetest"
+)
+
+func TestJobPager(t *testing.T) {
+	storetest.RunJobPager(t, func(t *testing.T, opts store.Options) store.Store { return open(t, schemaDSN(t), opts) })
+}
