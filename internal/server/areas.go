@@ -49,6 +49,8 @@ type ImageEvidence struct {
 	PolicyVerdict  string
 	PolicyRevision string
 	ReportID       string
+	// QuietedBy names the policy rules that quieted findings of the latest report, sorted.
+	QuietedBy []string
 	// Attestation is the transparency-log entry of the latest attestation, if any.
 	Attestation *AttestationRef
 }
