@@ -90,9 +90,12 @@ func New(ctx context.Context, cfg Config, o Options) (s *Server, err error) {
 		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
 	s = &Server{cfg: cfg, opts: o, log: o.Logger, Registry: prometheus.NewRegistry()}
+	// A failing New returns a nil s, so the cleanup holds its own reference to close what was
+	// opened.
+	built := s
 	defer func() {
 		if err != nil {
-			s.Close()
+			built.Close()
 		}
 	}()
 

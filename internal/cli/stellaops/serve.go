@@ -16,7 +16,7 @@ import (
 )
 
 // envNotKeys are STELLAOPS_* variables read by the commands themselves, not configuration keys.
-var envNotKeys = []string{"STELLAOPS_DATA", "STELLAOPS_CONCELIER_DB", "STELLAOPS_NVD_API_KEY", "STELLAOPS_ORAS_*", "STELLAOPS_SIGNING_*", "STELLAOPS_TEST_*"}
+var envNotKeys = []string{"STELLAOPS_DATA", "STELLAOPS_CONCELIER_DB", "STELLAOPS_NVD_API_KEY", "STELLAOPS_ORAS_*", "STELLAOPS_SIGNING_KEY", "STELLAOPS_SIGNING_KEY_FILE", "STELLAOPS_SIGNING_KEY_ID", "STELLAOPS_SIGNING_ALGORITHM", "STELLAOPS_TEST_*"}
 
 // loadConfig resolves the server configuration: environment > appsettings.json >
 // appsettings.local.json > appsettings.yaml > appsettings.local.yaml > defaults, with the files
