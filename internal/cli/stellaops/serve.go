@@ -74,6 +74,21 @@ SIGINT/SIGTERM stop taking connections, turn /readyz to 503 and drain in-flight 
 			if err != nil {
 				return err
 			}
+			// The variables `stellaops concelier run` reads apply to the server's Concelier too,
+			// unless the configuration sets them.
+			for _, v := range []struct {
+				dst *string
+				env string
+			}{
+				{&cfg.Concelier.DSN, "STELLAOPS_CONCELIER_DB"},
+				{&cfg.Concelier.NVDAPIKey, "STELLAOPS_NVD_API_KEY"},
+				{&cfg.Concelier.Exporters.TrivyDB.ORAS.Username, "STELLAOPS_ORAS_USERNAME"},
+				{&cfg.Concelier.Exporters.TrivyDB.ORAS.Password, "STELLAOPS_ORAS_PASSWORD"},
+			} {
+				if *v.dst == "" {
+					*v.dst = env(v.env)
+				}
+			}
 			if cmd.Flags().Changed("role") {
 				cfg.Server.Roles = splitList(roles)
 			}
