@@ -32,8 +32,8 @@ import (
 	"github.com/stellaops/stellaops/internal/api"
 	"github.com/stellaops/stellaops/internal/attest"
 	"github.com/stellaops/stellaops/internal/authority"
-	"github.com/stellaops/stellaops/internal/match"
 	"github.com/stellaops/stellaops/internal/policy"
+	"github.com/stellaops/stellaops/internal/policyinput"
 	"github.com/stellaops/stellaops/internal/report"
 	"github.com/stellaops/stellaops/internal/report/reportstore"
 	reportpg "github.com/stellaops/stellaops/internal/report/reportstore/pgstore"
@@ -555,7 +555,7 @@ func (a *reportsArea) postReport(w http.ResponseWriter, r *http.Request) {
 			invalid(w, r, []api.FieldError{{Path: "$.imageDigest", Msg: fmt.Sprintf("scan %s is of %s, not %s", req.ScanID, sc.ImageDigest, imageDigest)}})
 			return
 		}
-		imageDigest, findings = sc.ImageDigest, scanFindings(sc.Result.Findings)
+		imageDigest, findings = sc.ImageDigest, policyinput.Findings(sc.Result.Findings, policyinput.RecordedVEX(sc.Result.Findings))
 	}
 	res, err := pol.Evaluate(ctx, policy.Input{ImageDigest: imageDigest, Environment: req.Environment, Findings: findings})
 	switch {
@@ -664,57 +664,6 @@ func (a *reportsArea) storedScan(w http.ResponseWriter, r *http.Request, id stri
 	return sc, true
 }
 
-// scanFindings turns a scan's matcher findings into what the policy judges, as `stellaops-cli
-// decide` does, so a report over a stored scan and one from the CLI name findings alike: the id
-// is the vulnerability and the component, the source is the feed that rated the severity, and
-// the VEX decision, when there is one, is the finding's VEX statement. Repeated ids keep the
-// first finding.
-func scanFindings(fs []match.Finding) []policy.Finding {
-	out := make([]policy.Finding, 0, len(fs))
-	seen := make(map[string]bool, len(fs))
-	for _, f := range fs {
-		c := f.Component.PURL
-		if c == "" {
-			c = f.Component.Name + "@" + f.Component.Version
-		}
-		id := f.ID + " " + c
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		pf := policy.Finding{
-			ID: id, Severity: string(f.Severity), Source: severitySource(f), Vendor: f.Distro, Package: f.Component.PURL,
-			Vulnerabilities: append([]string{f.ID}, f.Aliases...),
-		}
-		if f.KnownExploited {
-			pf.Tags = []string{"kev"}
-		}
-		if f.VEX != nil {
-			pf.VEX = []policy.VEXStatement{{Vendor: f.VEX.Issuer, Status: f.VEX.Status, Justification: f.VEX.Justification}}
-		}
-		out = append(out, pf)
-	}
-	return out
-}
-
-// severitySource names the feed a finding's severity came from, in the spelling trust weights
-// use ("NVD", "GHSA", "OSV", or a distribution).
-func severitySource(f match.Finding) string {
-	s := f.SeveritySource
-	if s == "" {
-		s = f.DataSource
-	}
-	s, _, _ = strings.Cut(s, " ")
-	switch {
-	case strings.HasPrefix(s, "nvd"):
-		return "NVD"
-	case strings.HasPrefix(s, "ghsa"):
-		return "GHSA"
-	case strings.HasPrefix(s, "osv"):
-		return "OSV"
-	}
-	return s
-}
 
 // policyIssues are the active policy's diagnostics warnings and errors, the report's issues:
 // a reader of the signed report learns that the policy that decided had overrides worth a look.

@@ -11,6 +11,7 @@ import (
 	"github.com/stellaops/stellaops/internal/cli"
 	"github.com/stellaops/stellaops/internal/match"
 	"github.com/stellaops/stellaops/internal/policy"
+	"github.com/stellaops/stellaops/internal/policyinput"
 	"github.com/stellaops/stellaops/internal/report"
 	"github.com/stellaops/stellaops/internal/scan"
 	"github.com/stellaops/stellaops/internal/signing"
@@ -75,7 +76,7 @@ func (g *globals) decide(ctx context.Context, res *scan.Result, f *scanRunFlags)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", cmp.Or(f.policyFile, "(default)"), err)
 	}
-	image := imageDigest(res)
+	image := policyinput.SubjectDigest(res.Target)
 	in := policy.Input{ImageDigest: image, Environment: f.environment, Findings: policyFindings(res.Findings, d.vex)}
 	if d.result, err = pol.Evaluate(ctx, in); err != nil {
 		return nil, fmt.Errorf("policy evaluation: %w", err)
@@ -137,65 +138,15 @@ func (g *globals) keyring(ctx context.Context, keyFile, keyID string) (*signing.
 	return kr, nil
 }
 
-// imageDigest names the scanned artefact in the report: the image manifest digest, or the SBOM
-// document's digest.
-func imageDigest(res *scan.Result) string {
-	if res.Target.Digest != "" {
-		return res.Target.Digest
-	}
-	return "sha256:" + strings.Repeat("0", 64) // a target with no digest (a directory)
-}
-
-// findingID names a finding uniquely within a scan: its vulnerability and its component.
-func findingID(f match.Finding) string {
-	c := f.Component.PURL
-	if c == "" {
-		c = f.Component.Name + "@" + f.Component.Version
-	}
-	return f.ID + " " + c
-}
-
 // policyFindings turns matcher findings into what the policy judges; the VEX decision of each,
 // when there is one, is its VEX statement (only the deciding statement: a lower-trust claim that
 // was overruled must not satisfy a requireVex rule).
 func policyFindings(fs []match.Finding, decisions []vex.Decision) []policy.Finding {
-	out := make([]policy.Finding, len(fs))
-	for i, f := range fs {
-		pf := policy.Finding{
-			ID:              findingID(f),
-			Severity:        string(f.Severity),
-			Source:          sourceName(f),
-			Vendor:          f.Distro,
-			Package:         f.Component.PURL,
-			Vulnerabilities: append([]string{f.ID}, f.Aliases...),
+	return policyinput.Findings(fs, func(i int) *policy.VEXStatement {
+		if decisions == nil || decisions[i].Decider == nil {
+			return nil
 		}
-		if f.KnownExploited {
-			pf.Tags = append(pf.Tags, "kev")
-		}
-		if decisions != nil && decisions[i].Decider != nil {
-			dc := decisions[i].Decider
-			pf.VEX = []policy.VEXStatement{{Vendor: dc.Issuer, Status: string(dc.Status), Justification: string(dc.Justification)}}
-		}
-		out[i] = pf
-	}
-	return out
-}
-
-// sourceName is the feed a finding's severity came from, in the spelling trust weights use
-// ("NVD", "GHSA", "OSV", or a distro).
-func sourceName(f match.Finding) string {
-	s := f.SeveritySource
-	if s == "" {
-		s = f.DataSource
-	}
-	s, _, _ = strings.Cut(s, " ")
-	switch {
-	case strings.HasPrefix(s, "nvd"):
-		return "NVD"
-	case strings.HasPrefix(s, "ghsa"):
-		return "GHSA"
-	case strings.HasPrefix(s, "osv"):
-		return "OSV"
-	}
-	return s
+		dc := decisions[i].Decider
+		return &policy.VEXStatement{Vendor: dc.Issuer, Status: string(dc.Status), Justification: string(dc.Justification)}
+	})
 }

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/stellaops/stellaops/internal/inventory"
 	"github.com/stellaops/stellaops/internal/match"
 	"github.com/stellaops/stellaops/internal/policy"
+	"github.com/stellaops/stellaops/internal/policyinput"
 	"github.com/stellaops/stellaops/internal/sbom"
 	"github.com/stellaops/stellaops/internal/scan"
 	"github.com/stellaops/stellaops/internal/scan/scanstore"
@@ -177,7 +177,7 @@ func (p *Pipeline) Run(ctx context.Context, t Target, threshold policy.Level, pr
 	if err != nil {
 		return nil, nil, err
 	}
-	out := &Outcome{Digest: imageDigest(res), Target: res.Target, Summary: res.Summary, Snapshot: res.Snapshot.Digest,
+	out := &Outcome{Digest: policyinput.SubjectDigest(res.Target), Target: res.Target, Summary: res.Summary, Snapshot: res.Snapshot.Digest,
 		Findings: len(res.Findings), Components: len(inv.Components), Notes: res.Notes}
 	if err := p.evaluate(ctx, res, threshold, out); err != nil {
 		return nil, nil, err
@@ -264,7 +264,7 @@ func (p *Pipeline) evaluate(ctx context.Context, res *scan.Result, threshold pol
 		pol = fb
 		out.Policy = PolicyRef{Source: "threshold"}
 	}
-	r, err := pol.Evaluate(ctx, policy.Input{ImageDigest: out.Digest, Findings: PolicyFindings(res.Findings), Threshold: threshold})
+	r, err := pol.Evaluate(ctx, policy.Input{ImageDigest: out.Digest, Findings: policyinput.Findings(res.Findings, policyinput.RecordedVEX(res.Findings)), Threshold: threshold})
 	if err != nil {
 		return fmt.Errorf("policy evaluation: %w", err)
 	}
@@ -285,49 +285,6 @@ func (p *Pipeline) fallbackPolicy() (*policy.Policy, error) {
 	return p.fallback()
 }
 
-// imageDigest names the scanned artefact: the image digest, or the SBOM document's.
-func imageDigest(res *scan.Result) string {
-	if res.Target.Digest != "" {
-		return res.Target.Digest
-	}
-	return "sha256:" + strings.Repeat("0", 64)
-}
-
-// PolicyFindings turns matcher findings into what the policy judges (as stellaops-cli does).
-func PolicyFindings(fs []match.Finding) []policy.Finding {
-	out := make([]policy.Finding, len(fs))
-	for i, f := range fs {
-		c := f.Component.PURL
-		if c == "" {
-			c = f.Component.Name + "@" + f.Component.Version
-		}
-		pf := policy.Finding{ID: f.ID + " " + c, Severity: string(f.Severity), Source: sourceName(f), Vendor: f.Distro,
-			Package: f.Component.PURL, Vulnerabilities: append([]string{f.ID}, f.Aliases...)}
-		if f.KnownExploited {
-			pf.Tags = append(pf.Tags, "kev")
-		}
-		out[i] = pf
-	}
-	return out
-}
-
-// sourceName is the feed a finding's severity came from, spelled as trust weights are.
-func sourceName(f match.Finding) string {
-	s := f.SeveritySource
-	if s == "" {
-		s = f.DataSource
-	}
-	s, _, _ = strings.Cut(s, " ")
-	switch {
-	case strings.HasPrefix(s, "nvd"):
-		return "NVD"
-	case strings.HasPrefix(s, "ghsa"):
-		return "GHSA"
-	case strings.HasPrefix(s, "osv"):
-		return "OSV"
-	}
-	return s
-}
 
 // EncodeResult is the stored form of a result: its JSON, zstd-compressed.
 func EncodeResult(res *scan.Result) ([]byte, error) {
