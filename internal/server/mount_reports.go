@@ -664,7 +664,6 @@ func (a *reportsArea) storedScan(w http.ResponseWriter, r *http.Request, id stri
 	return sc, true
 }
 
-
 // policyIssues are the active policy's diagnostics warnings and errors, the report's issues:
 // a reader of the signed report learns that the policy that decided had overrides worth a look.
 func (a *reportsArea) policyIssues(ctx context.Context, p *policy.Policy) ([]policy.Issue, error) {

@@ -285,7 +285,6 @@ func (p *Pipeline) fallbackPolicy() (*policy.Policy, error) {
 	return p.fallback()
 }
 
-
 // EncodeResult is the stored form of a result: its JSON, zstd-compressed.
 func EncodeResult(res *scan.Result) ([]byte, error) {
 	if res.Findings == nil {
