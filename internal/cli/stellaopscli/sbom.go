@@ -110,6 +110,22 @@ func writeOutput(w io.Writer, file string, b []byte) error {
 		_, err := w.Write(b)
 		return err
 	}
+	// A device or pipe (--output /dev/null, a FIFO) is written in place: renaming a temporary
+	// file over it would replace the device node with a regular file.
+	if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(file, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		_, werr := f.Write(b)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("write %s: %w", file, werr)
+		}
+		return nil
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
