@@ -276,15 +276,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down: draining requests", "timeout", s.cfg.Server.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
-	// Background loops stop first: a worker gives its lease back rather than start a job the
-	// process will not finish.
+	// Background loops are told first, so a worker gives its lease back rather than start a job
+	// the process will not finish, and event streams end; the HTTP drain runs meanwhile, so a
+	// loop slow to stop does not eat the requests' share of the timeout.
 	stopBackground()
+	herr := hs.Shutdown(sctx)
 	if err := waitBackground(sctx, bgDone); err != nil {
 		s.log.Warn("background tasks did not stop in time", "err", err)
 	}
-	if err := hs.Shutdown(sctx); err != nil {
+	if herr != nil {
 		_ = hs.Close()
-		return fmt.Errorf("server: shutdown: %w", err)
+		return fmt.Errorf("server: shutdown: %w", herr)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("server: %w", err)
