@@ -166,3 +166,25 @@ func (s Set) ApplyPostgres(ctx context.Context, pool *pgxpool.Pool, now func() t
 	}
 	return nil
 }
+
+// OpenPostgres connects a pool to dsn and hands it to newStore, a store's constructor over a
+// shared pool (which applies its migrations). If that fails the pool is closed again, so a
+// failed open leaks no connections. Connection errors are prefixed with component; newStore's
+// errors are returned as they are.
+func OpenPostgres[S any](ctx context.Context, dsn, component string, newStore func(context.Context, *pgxpool.Pool) (S, error)) (S, error) {
+	var zero S
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return zero, fmt.Errorf("%s: open: %w", component, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return zero, fmt.Errorf("%s: open: %w", component, err)
+	}
+	s, err := newStore(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return zero, err
+	}
+	return s, nil
+}

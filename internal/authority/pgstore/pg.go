@@ -40,17 +40,8 @@ var _ authority.Store = (*Store)(nil)
 // Open connects to dsn (a postgres:// URL or key=value string; search_path may be set in it)
 // and applies pending migrations. Close closes the pool.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	s, err := sqlmigrate.OpenPostgres(ctx, dsn, "pgstore", New)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: open: %w", err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: open: %w", err)
-	}
-	s, err := New(ctx, pool)
-	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	s.ownsPool = true

@@ -35,17 +35,8 @@ var _ scanstore.Store = (*Store)(nil)
 
 // Open connects to dsn and applies pending migrations. Close closes the pool.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	s, err := sqlmigrate.OpenPostgres(ctx, dsn, "scanstore pg", New)
 	if err != nil {
-		return nil, fmt.Errorf("scanstore pg: open: %w", err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("scanstore pg: open: %w", err)
-	}
-	s, err := New(ctx, pool)
-	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	s.ownsPool = true
