@@ -66,7 +66,9 @@ func OpenStore(ctx context.Context, dataDir, dsn string, opts store.Options) (st
 
 // Service runs jobs.
 type Service struct {
-	Store   store.Store
+	Store store.Store
+	// DataDir holds snapshots/ (what merges publish and scans read) and exports/; replicas
+	// share it (the server's storage.sharedDirectory).
 	DataDir string
 	Now     func() time.Time
 	Runner  *jobs.Runner

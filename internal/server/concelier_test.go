@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"github.com/stellaops/stellaops/internal/concelier"
 	"github.com/stellaops/stellaops/internal/concelier/jobs"
 	"github.com/stellaops/stellaops/internal/concelier/store"
+	"github.com/stellaops/stellaops/internal/concelier/store/pgstore"
 	"github.com/stellaops/stellaops/internal/concelier/store/sqlitestore"
 	"github.com/stellaops/stellaops/internal/config"
 	"github.com/stellaops/stellaops/internal/server"
@@ -110,8 +112,15 @@ func waitRun(t *testing.T, c *client.Client, id, status string) client.Concelier
 // scopes (403), no token (401), unknown kinds (404), bad parameters (400); the listing and its
 // pages; and the audit trail of every /jobs request.
 func TestConcelierJobsEndToEnd(t *testing.T) {
+	forTopologies(t, concelierWalkthrough)
+}
+
+// concelierWalkthrough runs the walk-through on topo. In scale, triggers go to one API
+// replica and reads to the other; the two worker replicas run the jobs on the shared store,
+// exports land in the shared directory.
+func concelierWalkthrough(t *testing.T, topo topology) {
 	ctx := context.Background()
-	data, mirrors := t.TempDir(), osvMirrorRoot(t)
+	mirrors := osvMirrorRoot(t)
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	ref := strings.TrimPrefix(reg.URL, "http://") + "/mirror/trivy-db:2"
@@ -128,12 +137,13 @@ func TestConcelierJobsEndToEnd(t *testing.T) {
 	cfg.Concelier.Exporters.TrivyDB.ORAS.PlainHTTP = true
 	cfg.Concelier.Exporters.TrivyDB.OfflineBundle.Enabled = true
 	clk := &clock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
-	r := start(t, cfg, server.Options{DataDir: data, Now: clk.Now})
+	d := deploy(t, topo, cfg, server.Options{Now: clk.Now}, nil)
+	r, data := d.api(0), d.shared
 	v := apitest.Default(t)
 	admin := through(t, v, r.url, client.WithBootstrapKey(bootstrap))
 	cli := concelierToken(t, v, r.url, admin, "concelier-cli", authority.ScopeConcelierTrigger, authority.ScopeConcelierRead)
-	reader := concelierToken(t, v, r.url, admin, "dashboard", authority.ScopeConcelierRead)
-	scanner := concelierToken(t, v, r.url, admin, "ci-bot", authority.ScopeAPI, authority.ScopeScansEnqueue)
+	reader := concelierToken(t, v, d.api(1).url, admin, "dashboard", authority.ScopeConcelierRead)
+	scanner := concelierToken(t, v, d.api(1).url, admin, "ci-bot", authority.ScopeAPI, authority.ScopeScansEnqueue)
 
 	// db fetch --source osv --stage fetch --mode init, with the mirror named in the request:
 	// 202, Location, and the run as accepted.
@@ -173,6 +183,14 @@ func TestConcelierJobsEndToEnd(t *testing.T) {
 	if err := merge.DecodeCounts(&mc); err != nil || mc.Advisories < 1300 || !strings.HasPrefix(mc.Snapshot, "sha256:") ||
 		mc.Inputs != fc.Records || mc.PerSource["osv:crates.io"] == 0 || mc.PerSource["osv:PSF-CPython"] == 0 {
 		t.Errorf("merge counts %s (%v)", merge.Counts, err)
+	}
+
+	// Scans match against the merged snapshot from now on, on every replica: in scale the
+	// merge ran on a worker and the scan runs on the other API replica.
+	sbomXML := scansGunzip(t, filepath.Join(scansTestdata(t), "sbom", "postgres-stretch.cdx.xml.gz"))
+	if up, _, err := scanner.ScanUpload(ctx, bytes.NewReader(sbomXML), client.ScanUploadOptions{SBOMOnly: true}); err != nil ||
+		up.Completed == nil || up.Completed.Snapshot != mc.Snapshot {
+		t.Errorf("scan after the merge: %+v %v; want snapshot %s", up, err, mc.Snapshot)
 	}
 
 	// db export --format json, then --delta with nothing changed.
@@ -235,7 +253,12 @@ func TestConcelierJobsEndToEnd(t *testing.T) {
 	// 409: while a run of the kind holds the lease (here `stellaops concelier run`, the same
 	// runner on the same store), a trigger is refused and nothing is recorded.
 	clk.Add(time.Second)
-	st, err := sqlitestore.Open(ctx, filepath.Join(data, "concelier", "concelier.db"), store.Options{Now: clk.Now})
+	var st store.Store
+	if topo == scale {
+		st, err = pgstore.Open(ctx, d.dsn, store.Options{Now: clk.Now})
+	} else {
+		st, err = sqlitestore.Open(ctx, filepath.Join(d.dataDirs[0], "concelier", "concelier.db"), store.Options{Now: clk.Now})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -58,6 +59,11 @@ type StorageConfig struct {
 	Driver string `json:"driver"`
 	// DSN is the PostgreSQL connection URL.
 	DSN string `json:"dsn" secret:"true"`
+	// SharedDirectory holds what replicas must see alike and no database holds: the advisory
+	// snapshots scans match against (written by Concelier merges) and the exports (whose
+	// delta runs start from the last full one). Replicas mount it from one shared volume.
+	// Empty means the data directory.
+	SharedDirectory string `json:"sharedDirectory"`
 }
 
 // RedisConfig selects Redis for counters (quota, rate limit); empty Addr keeps them in memory.
@@ -164,6 +170,19 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Scanner.ScanConfig.validate(), c.Policy.validate(), c.Runtime.validate(), c.Signing.validate(), c.Concelier.validate())
 	return errors.Join(errs...)
+}
+
+// sharedDir is storage.sharedDirectory, relative to the data directory unless absolute; the
+// data directory itself when unset.
+func (c *Config) sharedDir(dataDir string) string {
+	d := c.Storage.SharedDirectory
+	if d == "" {
+		return dataDir
+	}
+	if !filepath.IsAbs(d) {
+		return filepath.Join(dataDir, d)
+	}
+	return d
 }
 
 // HasRole reports whether the configuration runs role (or all).

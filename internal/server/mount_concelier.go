@@ -264,7 +264,7 @@ func (s *Server) mountConcelier(ctx context.Context) error {
 	runner := jobs.New(st, fmt.Sprintf("%s:%d", host, os.Getpid()))
 	a := &concelierArea{
 		s: s, store: st, runner: runner, policy: pol, q: q, pending: c.PendingTimeout,
-		svc:    &concelier.Service{Store: st, DataDir: s.opts.DataDir, Now: now, Runner: runner},
+		svc:    &concelier.Service{Store: st, DataDir: s.cfg.sharedDir(s.opts.DataDir), Now: now, Runner: runner},
 		canRun: workerRole || s.redis != nil,
 	}
 	for id, d := range pol.Sources {

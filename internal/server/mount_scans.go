@@ -171,7 +171,7 @@ func (s *Server) mountScans(ctx context.Context) error {
 		return err
 	}
 	s.closers = append(s.closers, st.Close)
-	snaps, err := snapshot.OpenStore(filepath.Join(s.opts.DataDir, "snapshots"))
+	snaps, err := snapshot.OpenStore(filepath.Join(s.cfg.sharedDir(s.opts.DataDir), "snapshots"))
 	if err != nil {
 		return err
 	}

@@ -57,8 +57,14 @@ type policyClients struct {
 	admin                      *client.Client
 }
 
-func newPolicyClients(t *testing.T, url string) policyClients {
+// newPolicyClients makes the clients on url; the reader and the other client talk to
+// readerURL when given (another replica).
+func newPolicyClients(t *testing.T, url string, readerURL ...string) policyClients {
 	t.Helper()
+	rurl := url
+	if len(readerURL) > 0 {
+		rurl = readerURL[0]
+	}
 	ctx := t.Context()
 	admin := validated(t, url, client.WithBootstrapKey(bootstrap))
 	anon := validated(t, url)
@@ -76,8 +82,8 @@ func newPolicyClients(t *testing.T, url string) policyClients {
 	authorTok := tok("policy-author", authority.ScopePolicyRead, authority.ScopePolicyWrite)
 	return policyClients{
 		author:        validated(t, url, client.WithToken(authorTok)),
-		reader:        validated(t, url, client.WithToken(tok("policy-reader", authority.ScopePolicyRead))),
-		other:         validated(t, url, client.WithToken(tok("ci", authority.ScopeAPI))),
+		reader:        validated(t, rurl, client.WithToken(tok("policy-reader", authority.ScopePolicyRead))),
+		other:         validated(t, rurl, client.WithToken(tok("ci", authority.ScopeAPI))),
 		authorToken:   authorTok,
 		authorSubject: claimsOf(t, authorTok)["sub"].(string),
 		admin:         admin,
@@ -96,32 +102,25 @@ func policySpecScoring() server.PolicyScoring {
 	}
 }
 
+// TestPolicyEndToEnd is spec §2.3 from an empty server to three revisions on each topology,
+// every response validated against the OpenAPI document. In scale, the author writes to one
+// API replica, the reader reads from the other, and the active policy is checked on a worker
+// replica, which evaluates scans and sees the imports only through the shared store.
 func TestPolicyEndToEnd(t *testing.T) {
-	cfg := baseConfig()
-	cfg.Policy.Scoring = policySpecScoring()
-	policyWalkthrough(t, cfg)
+	forTopologies(t, func(t *testing.T, topo topology) {
+		cfg := baseConfig()
+		cfg.Policy.Scoring = policySpecScoring()
+		clk := &clock{t: policySpecClock}
+		d := deploy(t, topo, cfg, server.Options{Now: clk.Now}, nil)
+		policyWalkthrough(t, d, clk)
+	})
 }
 
-// TestPolicyEndToEndPostgres is the same walk-through in scale mode: PostgreSQL and Redis.
-func TestPolicyEndToEndPostgres(t *testing.T) {
-	cfg := baseConfig()
-	cfg.Policy.Scoring = policySpecScoring()
-	cfg.Storage = server.StorageConfig{Driver: "postgres", DSN: testenv.PostgresSchemaDSN(t, "server_policy")}
-	redisAddr := testenv.RedisAddr(t)
-	prefix := "test-" + testenv.RandomHex(6)
-	cfg.Redis = server.RedisConfig{Addr: redisAddr, Prefix: prefix}
-	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "stellaops:quota:"+prefix+":*")
-	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "{stellaops:queue:scan:"+prefix+"}:*")
-	policyWalkthrough(t, cfg)
-}
-
-// policyWalkthrough is spec §2.3 from an empty server to three revisions, every response
-// validated against the OpenAPI document.
-func policyWalkthrough(t *testing.T, cfg server.Config) {
+// policyWalkthrough is the walk-through on d, whose clock is clk.
+func policyWalkthrough(t *testing.T, d *deployment, clk *clock) {
 	ctx := t.Context()
-	clk := &clock{t: policySpecClock}
-	r := start(t, cfg, server.Options{DataDir: t.TempDir(), Now: clk.Now})
-	pc := newPolicyClients(t, r.url)
+	r := d.workers[len(d.workers)-1]
+	pc := newPolicyClients(t, d.api(0).url, d.api(1).url)
 	author, reader := pc.author, pc.reader
 
 	// Nothing imported: no built-in default anywhere.
@@ -322,7 +321,7 @@ func policyWalkthrough(t *testing.T, cfg server.Config) {
 	if _, err := pc.other.ExportPolicy(ctx, ""); !client.IsStatus(err, 403) {
 		t.Errorf("export without policy.read: %v", err)
 	}
-	if _, err := validated(t, r.url).PolicySchema(ctx); !client.IsStatus(err, 401) {
+	if _, err := validated(t, d.api(1).url).PolicySchema(ctx); !client.IsStatus(err, 401) {
 		t.Errorf("schema without a token (anonymous fallback off): %v", err)
 	}
 

@@ -104,6 +104,7 @@ var reportsClock = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 // reportsEnv is a running server with a validating client holding every scope of the area and
 // policy.write, and an admin client for more.
 type reportsEnv struct {
+	d     *deployment
 	r     *running
 	c     *client.Client // validating
 	plain *client.Client // same token, no validation (for requests that break the schema on purpose)
@@ -128,11 +129,21 @@ func reportsToken(t *testing.T, url, id string, scopes ...string) string {
 
 func startReports(t *testing.T, cfg server.Config, data string) *reportsEnv {
 	t.Helper()
+	return deployReports(t, embedded, cfg, func(testing.TB) string { return data })
+}
+
+// deployReports deploys cfg in topo on the reports clock. The validating client talks to the
+// first API replica; the plain one and r, whose image evidence the tests read, are the last
+// API replica, so in scale evidence recorded through one replica is read on the other.
+func deployReports(t *testing.T, topo topology, cfg server.Config, dataDir func(testing.TB) string) *reportsEnv {
+	t.Helper()
 	clk := &clock{t: reportsClock}
-	r := start(t, cfg, server.Options{DataDir: data, Now: clk.Now})
-	tok := reportsToken(t, r.url, "reports-"+testenv.RandomHex(4), authority.ScopeReports, authority.ScopeSignerSign,
+	d := deploy(t, topo, cfg, server.Options{Now: clk.Now}, dataDir)
+	url := d.api(0).url
+	tok := reportsToken(t, url, "reports-"+testenv.RandomHex(4), authority.ScopeReports, authority.ScopeSignerSign,
 		authority.ScopeAttestorWrite, authority.ScopeAPI, authority.ScopePolicyWrite, authority.ScopePolicyRead)
-	return &reportsEnv{r: r, c: validated(t, r.url, client.WithToken(tok)), plain: newClient(t, r.url, client.WithToken(tok)), token: tok, data: data}
+	return &reportsEnv{d: d, r: d.api(1), c: validated(t, url, client.WithToken(tok)),
+		plain: newClient(t, d.api(1).url, client.WithToken(tok)), token: tok, data: d.dataDirs[0]}
 }
 
 func (e *reportsEnv) importPolicy(t *testing.T, content string) {
@@ -160,13 +171,20 @@ func (e *reportsEnv) rawReport(t *testing.T, c *client.Client, body string) (int
 var specHS256Secret = bytes.Repeat([]byte("stellaops-report-secret!"), 2)
 
 // TestReportsSpecExample replays §2.7 with the spec's key setup (hs256, keyId
-// scanner-report-signing): 409 without a policy, then the example response field by field,
-// its payload the canonical report, its signature verified offline with the shared secret.
+// scanner-report-signing) on each topology: 409 without a policy, then the example response
+// field by field, its payload the canonical report, its signature verified offline with the
+// shared secret; then the attestation walk-through with that key.
 func TestReportsSpecExample(t *testing.T) {
+	forTopologies(t, func(t *testing.T, topo topology) {
+		reportsSpecExample(t, topo)
+	})
+}
+
+func reportsSpecExample(t *testing.T, topo topology) {
 	cfg := baseConfig()
 	cfg.Signing.Key = base64.StdEncoding.EncodeToString(specHS256Secret)
 	cfg.Signing.KeyID = "scanner-report-signing"
-	e := startReports(t, cfg, t.TempDir())
+	e := deployReports(t, topo, cfg, nil)
 	reportsSpecReplay(t, e)
 
 	hmacKey, err := signing.NewHMACKey("scanner-report-signing", specHS256Secret)
@@ -193,6 +211,7 @@ func TestReportsSpecExample(t *testing.T) {
 	if _, err := signing.VerifyWith(t.Context(), env, hmacKey); err != nil {
 		t.Fatalf("the envelope does not verify with the shared secret: %v", err)
 	}
+	attestWalkthrough(t, e, hmacKey)
 }
 
 // reportsSpecReplay is the §2.7 walk-through on e, whose key is the spec's hs256 key.
@@ -500,16 +519,18 @@ func attestTestdata(t *testing.T, name string) []byte {
 // verified, its log proof verified offline; a Signer envelope of an SBOM statement accepted;
 // foreign and tampered envelopes refused; the image evidence sees both.
 func TestAttestEndToEnd(t *testing.T) {
-	e := startReports(t, baseConfig(), t.TempDir())
-	keys, err := e.c.SignerKeys(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := signing.ParsePublicKeyPEM(keys.Keys[0].KeyID, []byte(keys.Keys[0].PublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	attestWalkthrough(t, e, pub)
+	forTopologies(t, func(t *testing.T, topo topology) {
+		e := deployReports(t, topo, baseConfig(), nil)
+		keys, err := e.c.SignerKeys(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := signing.ParsePublicKeyPEM(keys.Keys[0].KeyID, []byte(keys.Keys[0].PublicKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		attestWalkthrough(t, e, pub)
+	})
 }
 
 // attestWalkthrough runs on e, whose signing key trusted verifies.
@@ -793,27 +814,6 @@ func pushReferrer(t *testing.T, repo name.Repository, subject v1.Descriptor, env
 	}
 }
 
-// TestReportsPostgres is the spec example and the attestation walk-through in scale mode,
-// PostgreSQL and Redis.
-func TestReportsPostgres(t *testing.T) {
-	cfg := baseConfig()
-	cfg.Signing.Key = base64.StdEncoding.EncodeToString(specHS256Secret)
-	cfg.Signing.KeyID = "scanner-report-signing"
-	cfg.Storage = server.StorageConfig{Driver: "postgres", DSN: testenv.PostgresSchemaDSN(t, "server_reports")}
-	redisAddr := testenv.RedisAddr(t)
-	prefix := "test-" + testenv.RandomHex(6)
-	cfg.Redis = server.RedisConfig{Addr: redisAddr, Prefix: prefix}
-	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "stellaops:quota:"+prefix+":*")
-	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "{stellaops:queue:scan:"+prefix+"}:*")
-	e := startReports(t, cfg, t.TempDir())
-	reportsSpecReplay(t, e)
-	hmacKey, err := signing.NewHMACKey("scanner-report-signing", specHS256Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	attestWalkthrough(t, e, hmacKey)
-}
-
 // TestReportsConfig: the signing section's checks.
 func TestReportsConfig(t *testing.T) {
 	for name, mutate := range map[string]func(*server.Config){
@@ -932,12 +932,18 @@ func FuzzReportsEndpoints(f *testing.F) {
 // postgres-stretch SBOM against the bundled advisories): the scan's digest is the report's,
 // every finding has a verdict, and the verdict is the scan's policy status.
 func TestReportsFromStoredScan(t *testing.T) {
+	forTopologies(t, reportsFromStoredScan)
+}
+
+func reportsFromStoredScan(t *testing.T, topo topology) {
 	ctx := t.Context()
 	cfg := scansConfig(t)
 	cfg.Scanner.SyncBudget = time.Minute // answered in the request: the scan's policy status comes with it
-	e := startReports(t, cfg, scansDataDir(t))
+	e := deployReports(t, topo, cfg, scansDataDir)
 	e.importPolicy(t, "version: \"1.0\"\nrules:\n  - name: Block High\n    severity: [Critical, High]\n    action: block\n")
-	scanner := validated(t, e.r.url, client.WithToken(reportsToken(t, e.r.url, "scanner", authority.ScopeScansEnqueue, authority.ScopeScansRead)))
+	// The scan runs on the replica the reports client does not use.
+	scanURL := e.d.api(1).url
+	scanner := validated(t, scanURL, client.WithToken(reportsToken(t, scanURL, "scanner", authority.ScopeScansEnqueue, authority.ScopeScansRead)))
 	sbomXML := scansGunzip(t, filepath.Join(scansTestdata(t), "sbom", "postgres-stretch.cdx.xml.gz"))
 	up, _, err := scanner.ScanUpload(ctx, bytes.NewReader(sbomXML), client.ScanUploadOptions{})
 	if err != nil {

@@ -409,62 +409,50 @@ func runtimeRefusals(t *testing.T, e *runtimeEnv, obs *client.Client) {
 	}
 }
 
-// TestRuntimeEndToEnd runs the runtime area on the embedded defaults (SQLite, in-memory
-// buckets).
+// TestRuntimeEndToEnd runs the runtime area's walk-through on each topology: embedded
+// (SQLite, in-memory buckets), and scale, where requests alternate between two API replicas
+// sharing one PostgreSQL schema and one Redis: one set of token buckets, one idempotent
+// store, one sweep.
 func TestRuntimeEndToEnd(t *testing.T) {
-	data := t.TempDir()
-	clk := &clock{t: time.Date(2025, 10, 20, 15, 3, 12, 0, time.UTC)}
-	r := start(t, runtimeConfig(), server.Options{DataDir: data, Now: clk.Now})
-	st, err := sqlitestore.Open(context.Background(), filepath.Join(data, "runtime.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	count := func() int {
-		n, err := st.Count(context.Background())
-		if err != nil {
-			t.Fatal(err)
+	forTopologies(t, func(t *testing.T, topo topology) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2025, 10, 20, 15, 3, 12, 0, time.UTC)}
+		d := deploy(t, topo, runtimeConfig(), server.Options{Now: clk.Now}, nil)
+		var count func(context.Context) (int, error)
+		if topo == embedded {
+			st, err := sqlitestore.Open(ctx, filepath.Join(d.dataDirs[0], "runtime.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			count = st.Count
+		} else {
+			st, err := pgstore.Open(ctx, d.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			count = st.Count
 		}
-		return n
-	}
-	runtimeScenario(t, newRuntimeEnv(t, []string{r.url}, clk, count))
-}
-
-// TestRuntimeReplicas runs the same walk-through on two replicas sharing one PostgreSQL
-// schema and one Redis: one set of token buckets, one idempotent store, one sweep.
-func TestRuntimeReplicas(t *testing.T) {
-	dsn := testenv.PostgresSchemaDSN(t, "server_runtime")
-	redisAddr := testenv.RedisAddr(t)
-	clk := &clock{t: time.Date(2025, 10, 20, 15, 3, 12, 0, time.UTC)}
-	cfg := runtimeConfig()
-	cfg.Storage = server.StorageConfig{Driver: "postgres", DSN: dsn}
-	prefix := "test-" + testenv.RandomHex(6)
-	cfg.Redis = server.RedisConfig{Addr: redisAddr, Prefix: prefix}
-	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "stellaops:quota:"+prefix+":*")
-	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "{stellaops:runtime:"+prefix+"}:*")
-	testenv.DeleteRedisKeysAtCleanup(t, redisAddr, "{stellaops:queue:*"+prefix+"}:*")
-	cfg.Authority.Issuer = "https://stellaops.test"
-	cfg.Authority.KeyDirectory = t.TempDir()
-	a := start(t, cfg, server.Options{DataDir: t.TempDir(), Now: clk.Now})
-	b := start(t, cfg, server.Options{DataDir: t.TempDir(), Now: clk.Now})
-	st, err := pgstore.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	count := func() int {
-		n, err := st.Count(context.Background())
-		if err != nil {
-			t.Fatal(err)
+		var urls []string
+		for _, r := range d.apis {
+			urls = append(urls, r.url)
 		}
-		return n
-	}
-	runtimeScenario(t, newRuntimeEnv(t, []string{a.url, b.url}, clk, count))
-	// The buckets lived in Redis under the installation's prefix.
-	keys, err := testenv.RedisClient(t, redisAddr).Keys(context.Background(), "{stellaops:runtime:"+prefix+"}:bucket:*").Result()
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("bucket keys in Redis: %v %v", keys, err)
-	}
+		runtimeScenario(t, newRuntimeEnv(t, urls, clk, func() int {
+			n, err := count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}))
+		if topo == scale {
+			// The buckets lived in Redis under the installation's prefix.
+			keys, err := testenv.RedisClient(t, d.redisAddr).Keys(ctx, "{stellaops:runtime:"+d.redisPrefix+"}:bucket:*").Result()
+			if err != nil || len(keys) == 0 {
+				t.Fatalf("bucket keys in Redis: %v %v", keys, err)
+			}
+		}
+	})
 }
 
 // TestRuntimeOpenAPI holds the runtime routes to the document's conventions (what

@@ -302,16 +302,25 @@ func scansWait(t testing.TB, c *client.Client, id string) client.ScanStatus {
 	return st
 }
 
-// TestScansEndToEnd walks the scans area on one embedded server: POST /scan (SBOM, sbom-only,
+// TestScansEndToEnd walks the scans area on each topology: POST /scan (SBOM, sbom-only,
 // image archive, thresholds, bad input), the delta layer check, queued scans (the spec's
 // examples replayed, idempotency, the worker, events in both formats, late subscribers,
-// forced re-runs, cancellation) and results.
+// forced re-runs, cancellation) and results. In scale, the client talks to one API replica,
+// watchers and the read-only client to the other, and queued scans run on the two worker
+// replicas.
 func TestScansEndToEnd(t *testing.T) {
+	forTopologies(t, func(t *testing.T, topo topology) {
+		scansWalkthrough(t, deploy(t, topo, scansConfig(t), server.Options{}, scansDataDir))
+	})
+}
+
+func scansWalkthrough(t *testing.T, d *deployment) {
 	ctx := context.Background()
-	r := start(t, scansConfig(t), server.Options{DataDir: scansDataDir(t)})
+	r, peer := d.api(0), d.api(1)
 	admin := validated(t, r.url, client.WithBootstrapKey(bootstrap))
 	tok := scansToken(t, r.url, admin, "ci-bot", "stella.api", "scanner.scans.enqueue", "scanner.scans.read")
 	c := validated(t, r.url, client.WithToken(tok))
+	c2 := validated(t, peer.url, client.WithToken(tok)) // the same caller on the other replica
 	td := scansTestdata(t)
 	sbomGz := filepath.Join(td, "sbom", "postgres-stretch.cdx.xml.gz")
 	sbomXML := scansGunzip(t, sbomGz)
@@ -338,7 +347,7 @@ func TestScansEndToEnd(t *testing.T) {
 		resp.Header.Get("Location") != "/api/v1/scans/"+done.ScanID {
 		t.Fatalf("quota %+v, headers %v", done.Quota, resp.Header)
 	}
-	st, err := c.Scan(ctx, done.ScanID)
+	st, err := c2.Scan(ctx, done.ScanID)
 	if err != nil || st.Status != "Succeeded" || st.Kind != "upload" || st.Result == nil || st.Result.Findings != 13 ||
 		st.Image.Reference != nil || st.Links.Result == "" {
 		t.Fatalf("status of the upload: %+v %v", st, err)
@@ -516,7 +525,7 @@ func TestScansEndToEnd(t *testing.T) {
 		err error
 	}
 	live := make(chan stream, 1)
-	watcher := newClient(t, r.url, client.WithToken(tok))
+	watcher := newClient(t, peer.url, client.WithToken(tok))
 	go func() {
 		var st stream
 		_, st.err = watcher.ScanEvents(ctx, acc.ScanID, client.ScanEventsOptions{}, func(e client.ScanEvent) error {
@@ -571,8 +580,9 @@ func TestScansEndToEnd(t *testing.T) {
 		st.StartedAt == nil || st.FinishedAt == nil || st.FinishedAt.Before(*st.StartedAt) {
 		t.Fatalf("queued scan status %+v", st)
 	}
-	// A late subscriber gets the same history, in JSON lines too; after= resumes.
-	jsonl, hdr := scansEvents(t, c, qa.ScanID, "jsonl", 0)
+	// A late subscriber (on the other replica) gets the same history, in JSON lines too;
+	// after= resumes.
+	jsonl, hdr := scansEvents(t, c2, qa.ScanID, "jsonl", 0)
 	if hdr.Get("Content-Type") != "application/x-ndjson" || len(jsonl) != len(sse) {
 		t.Fatalf("jsonl: %v, %d frames vs %d", hdr, len(jsonl), len(sse))
 	}
@@ -666,13 +676,13 @@ func TestScansEndToEnd(t *testing.T) {
 	scansWantStatus(t, err, 404, "scan ids are 32 hex digits")
 	_, err = c.Raw(ctx, http.MethodGet, "/api/v1/scans/"+qa.ScanID+"/events", url1("format", "xml"), "", nil)
 	scansWantStatus(t, err, 400, `format "xml"`)
-	readOnly := validated(t, r.url, client.WithToken(scansToken(t, r.url, admin, "viewer", "scanner.scans.read")))
+	readOnly := validated(t, peer.url, client.WithToken(scansToken(t, r.url, admin, "viewer", "scanner.scans.read")))
 	_, _, err = readOnly.EnqueueScan(ctx, localReq)
 	scansWantStatus(t, err, 403, "scanner.scans.enqueue")
 	if _, err := readOnly.Scan(ctx, qa.ScanID); err != nil {
 		t.Fatalf("read scope: %v", err)
 	}
-	_, err = validated(t, r.url).Scan(ctx, qa.ScanID)
+	_, err = validated(t, peer.url).Scan(ctx, qa.ScanID)
 	scansWantStatus(t, err, 401, "bearer token is required")
 }
 
