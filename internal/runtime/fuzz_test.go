@@ -1,7 +1,11 @@
 package runtime_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,12 +17,16 @@ import (
 // FuzzDecodeBatch: whatever the body, DecodeBatch returns a batch or a ValidationError with a
 // located error, never panics; an accepted batch respects the limits, has unique (tenant,
 // eventId) pairs, and each event's stored payload decodes to the same event (normalisation is
-// idempotent, so a replayed payload is a duplicate, not a different event).
+// idempotent, so a replayed payload is a duplicate, not a different event). What the one-pass
+// decoder accepts, the piece-by-piece one accepts as the same batch, unless an object repeats
+// a key.
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add(readFile(f, "testdata/spec-example.json"))
 	f.Add(readFile(f, "testdata/spec-example.canonical.json"))
 	f.Add(batch(envelope(f, "a", nil), envelope(f, "b", func(ev map[string]any) { ev["kind"] = "Drift" })))
 	f.Add([]byte(`{"events":[{"schemaVersion":"zastava.runtime.event@v1","event":{"eventId":"e","when":"2025-01-01T00:00:00Z","kind":"ContainerStop","tenant":"t","node":"n","delta":{"baselineImageDigest":"sha256:AB"},"loadedLibs":[{"path":"/x","inode":9007199254740991}]}}]}`))
+	// Repeated keys: one pass merges the two events (and accepts), pieces keeps the last.
+	f.Add([]byte(`{"events":[{"schemaVersion":"zastava.runtime.event@v1","event":{"eventId":"e","when":"2025-01-01T00:00:00Z","kind":"Drift","tenant":"t","node":"n"},"EVENT":{"node":"m"}}]}`))
 	f.Add([]byte(`{"events":[]}`))
 	f.Add([]byte(`{"events":[null,{}]}`))
 	lim := runtime.Limits{MaxBatchSize: 8, MaxPayloadBytes: 64 << 10}
@@ -33,6 +41,15 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		if len(b.Events) == 0 || len(b.Events) > lim.MaxBatchSize {
 			t.Fatalf("%d events accepted", len(b.Events))
+		}
+		if !repeatsKey(body) {
+			pb, err := runtime.DecodePieces(body, lim)
+			if err != nil {
+				t.Fatalf("one pass accepted, pieces refused: %v", err)
+			}
+			if d := cmp.Diff(b, pb); d != "" {
+				t.Fatalf("one pass and pieces differ (-one +pieces):\n%s", d)
+			}
 		}
 		seen := map[[2]string]bool{}
 		for _, env := range b.Events {
@@ -60,6 +77,60 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// repeatsKey reports whether an object of the JSON document body has two keys that
+// encoding/json would match to one field (it matches case-insensitively), or body is not one
+// JSON document.
+func repeatsKey(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   []string
+		// key is whether the next string token of an object is a key
+		key bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true
+				}
+				stack = append(stack, &frame{object: d == '{', key: d == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if top == nil || !top.object {
+			continue
+		}
+		if top.key {
+			k := tok.(string)
+			for _, seen := range top.keys {
+				if strings.EqualFold(seen, k) {
+					return true
+				}
+			}
+			top.keys = append(top.keys, k)
+			top.key = false
+			continue
+		}
+		top.key = true
+	}
 }
 
 // FuzzDecodePolicyRequest: a verdict request decodes to normalised, sorted, unique digests or
