@@ -21,6 +21,8 @@ if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
   echo "     RESCAN_RPS (5) RESCAN_SECS (10) RUNTIME_SECS (10) RUNTIME_SENDERS (4) SERVER_GOGC LOAD_GOGC (100)"
   echo "     Server settings (product defaults): SCAN_UPLOADS (2) RUNTIME_TENANT_RATE (200) RUNTIME_TENANT_BURST (200)"
   echo "     RUNTIME_NODE_RATE (50) RUNTIME_NODE_BURST (200); any other STELLAOPS_* variable reaches the server too."
+  echo "     PG_DSN, REDIS_ADDR: run the server in scale mode on them (a fresh schema, a fresh Redis prefix)"
+  echo "     instead of serve --dev."
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -41,14 +43,33 @@ CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/stellaops ./bench/cmd/api
 STELLAOPS_SCANNER__UPLOADS=${SCAN_UPLOADS:-2} \
   STELLAOPS_RUNTIME__PERTENANTEVENTSPERSECOND=${RUNTIME_TENANT_RATE:-200} STELLAOPS_RUNTIME__PERTENANTBURST=${RUNTIME_TENANT_BURST:-200} \
   STELLAOPS_RUNTIME__PERNODEEVENTSPERSECOND=${RUNTIME_NODE_RATE:-50} STELLAOPS_RUNTIME__PERNODEBURST=${RUNTIME_NODE_BURST:-200} \
-  GOGC=${SERVER_GOGC:-100} "$work/bin/stellaops" serve --dev --data "$work/data" --listen "127.0.0.1:$PORT" >"$work/serve.out" 2>"$work/serve.err" &
+# Scale mode (PG_DSN): a schema of its own, dropped at exit; the bootstrap key and issuer that
+# --dev would have made.
+mode=(--dev)
+if [[ -n ${PG_DSN:-} ]]; then
+  schema="bench_$(date +%s)_$$"
+  psql -q "$PG_DSN" -c "CREATE SCHEMA $schema"
+  trap '[[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; psql -q "$PG_DSN" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1; redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR##*:}" --scan --pattern "*$schema*" | xargs -r redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR##*:}" del >/dev/null; rm -rf "$work"' EXIT
+  sep='?'; [[ $PG_DSN == *\?* ]] && sep='&'
+  export STELLAOPS_STORAGE__DRIVER=postgres STELLAOPS_STORAGE__DSN="${PG_DSN}${sep}search_path=$schema"
+  export STELLAOPS_REDIS__ADDR=${REDIS_ADDR:?REDIS_ADDR is needed with PG_DSN} STELLAOPS_REDIS__PREFIX=$schema
+  export STELLAOPS_AUTHORITY__BOOTSTRAPKEY="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export STELLAOPS_AUTHORITY__ISSUER="http://127.0.0.1:$PORT"
+  mode=()
+fi
+  GOGC=${SERVER_GOGC:-100} "$work/bin/stellaops" serve "${mode[@]}" --data "$work/data" --listen "127.0.0.1:$PORT" >"$work/serve.out" 2>"$work/serve.err" &
 pid=$!
 for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
   sleep 0.5
 done
 curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$work/serve.err"; exit 1; }
-key=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['bootstrapKey'])" "$work/data/dev-credentials.json")
+if [[ -n ${PG_DSN:-} ]]; then
+  key=$STELLAOPS_AUTHORITY__BOOTSTRAPKEY
+  echo "_Scale mode: PostgreSQL schema $schema, Redis $REDIS_ADDR._"
+else
+  key=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['bootstrapKey'])" "$work/data/dev-credentials.json")
+fi
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 # apiload ARGS…: one run; a failure is reported in the output and the next mode still runs.
 apiload() {
