@@ -46,6 +46,13 @@ type Options struct {
 	// STELLAOPS_DATA; a trailing * matches any suffix (STELLAOPS_TEST_*). Without it every
 	// prefixed variable must name a key.
 	IgnoreEnv []string
+	// Aliases are variables outside the prefix scheme that set a key, by the key's path
+	// ("authority.resilience.enableRetries"): the spec's API_KEY or
+	// STELLAOPS_AUTHORITY_ENABLE_RETRIES. Names match case-sensitively, as environments do.
+	Aliases map[string]string
+	// SkipUnknownEnv skips prefixed variables that name no key instead of refusing them: a
+	// client tool shares its environment with the server's variables. Files stay strict.
+	SkipUnknownEnv bool
 }
 
 // SourceKind says which layer set a key.

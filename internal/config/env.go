@@ -26,16 +26,25 @@ func (l *loader) env(o Options) {
 		if !ok || name == "" {
 			continue // Windows keeps "=C:=C:\\dir" entries; they are nobody's keys
 		}
-		rest, ok := cutPrefix(name, base)
-		if !ok || ignored(name, o.IgnoreEnv) {
-			continue
-		}
 		src := Source{Kind: FromEnv, Name: name}
-		segs := strings.Split(strings.ReplaceAll(rest, ":", "__"), "__")
+		var segs []string
+		if path, alias := o.Aliases[name]; alias {
+			segs = strings.Split(path, ".")
+		} else {
+			rest, ok := cutPrefix(name, base)
+			if !ok || ignored(name, o.IgnoreEnv) {
+				continue
+			}
+			segs = strings.Split(strings.ReplaceAll(rest, ":", "__"), "__")
+		}
 		n := l.root
 		for i, seg := range segs {
 			kid := n.byEnv[envFold(seg)]
 			if !n.section || kid == nil {
+				if o.SkipUnknownEnv {
+					n = nil
+					break
+				}
 				hint := ""
 				if n.section {
 					hint = envHint(n, segs[i:], prefix)
