@@ -19,15 +19,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
 	"github.com/stellaops/stellaops/internal/analyzer"
 	"github.com/stellaops/stellaops/internal/analyzer/list"
-	"github.com/stellaops/stellaops/internal/bundled"
 	"github.com/stellaops/stellaops/internal/config"
 	"github.com/stellaops/stellaops/internal/match"
 	"github.com/stellaops/stellaops/internal/sbom"
@@ -35,90 +32,14 @@ import (
 	"github.com/stellaops/stellaops/internal/scan/scanstore"
 	"github.com/stellaops/stellaops/internal/scan/scanstore/sqlitestore"
 	"github.com/stellaops/stellaops/internal/server"
+	"github.com/stellaops/stellaops/internal/server/servertest"
 	"github.com/stellaops/stellaops/internal/target"
 	"github.com/stellaops/stellaops/internal/testenv"
 	"github.com/stellaops/stellaops/pkg/client"
 )
 
-// scansSnapshot is the bundled advisory snapshot (what `serve --dev` seeds), linked into each
-// test's data directory. It takes seconds to build and is 70 MB, so it is built once and kept
-// in the temporary directory under a name that changes with the bundled data and the snapshot
-// format, as a build cache is: every later test binary (and fuzz worker) reuses it.
-var scansSnapshot = sync.OnceValues(func() (string, error) {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("stellaops-test-bundled-snapshot-f%d-%d", snapshot.FormatVersion, bundled.CollectedAt.Unix()))
-	open := func() (string, error) {
-		if _, err := os.Stat(filepath.Join(dir, "current")); err != nil {
-			return "", err
-		}
-		st, err := snapshot.OpenStore(dir)
-		if err != nil {
-			return "", err
-		}
-		p, err := st.CurrentPath()
-		if err != nil {
-			return "", err
-		}
-		s, err := snapshot.Open(p)
-		if err != nil {
-			return "", err
-		}
-		return p, s.Close()
-	}
-	if p, err := open(); err == nil {
-		return p, nil
-	}
-	// Built aside and renamed into place, so a concurrent binary never sees half of it.
-	tmp, err := os.MkdirTemp(os.TempDir(), "stellaops-test-bundled-snapshot-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	st, err := snapshot.OpenStore(tmp)
-	if err != nil {
-		return "", err
-	}
-	s, _, err := scan.EnsureSnapshot(context.Background(), st)
-	if err != nil {
-		return "", err
-	}
-	s.Close()
-	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
-		return "", err
-	}
-	p, err := open()
-	if err != nil {
-		return "", fmt.Errorf("bundled snapshot in %s: %w", dir, err)
-	}
-	return p, nil
-})
-
 // scansDataDir is a data directory whose snapshot store holds the bundled snapshot.
-func scansDataDir(t testing.TB) string {
-	t.Helper()
-	src, err := scansSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	dir := filepath.Join(data, "snapshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(dir, filepath.Base(src))
-	if err := os.Link(src, dst); err != nil {
-		b, rerr := os.ReadFile(src)
-		if rerr != nil {
-			t.Fatal(rerr)
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "current"), []byte(strings.TrimSuffix(filepath.Base(src), ".db")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+func scansDataDir(t testing.TB) string { return servertest.SnapshotDataDir(t) }
 
 // scansTestdata is the repository's testdata directory.
 func scansTestdata(t testing.TB) string {
@@ -186,7 +107,7 @@ func scansGunzip(t testing.TB, path string) []byte {
 // snapshot: what the server must answer.
 func scansExpected(t testing.TB, sbomPath string) *scan.Result {
 	t.Helper()
-	src, err := scansSnapshot()
+	src, err := servertest.BundledSnapshot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,22 +98,29 @@ func NewTokenSource(c *Client, req TokenRequest, res Resilience) *TokenSource {
 // Token returns a valid access token, fetching one when none is cached or it is about to
 // expire. It suits WithTokenSource.
 func (s *TokenSource) Token(ctx context.Context) (string, error) {
+	tok, _, _, err := s.TokenDetails(ctx)
+	return tok, err
+}
+
+// TokenDetails is Token with the token's expiry and granted scope, for a caller that caches
+// it (the CLI's token cache).
+func (s *TokenSource) TokenDetails(ctx context.Context) (token string, expires time.Time, scope string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tok.AccessToken != "" && s.now().Before(s.expires.Add(-renewBefore)) {
-		return s.tok.AccessToken, nil
+		return s.tok.AccessToken, s.expires, s.tok.Scope, nil
 	}
 	var tok Token
-	err := s.res.retry(ctx, func() error {
+	err = s.res.retry(ctx, func() error {
 		var err error
 		tok, err = s.c.Token(ctx, s.req)
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", time.Time{}, "", err
 	}
 	s.tok, s.expires = tok, s.now().Add(time.Duration(tok.ExpiresIn)*time.Second)
-	return tok.AccessToken, nil
+	return tok.AccessToken, s.expires, tok.Scope, nil
 }
 
 // Invalidate drops the cached token (after a 401, say), so the next Token call fetches anew.

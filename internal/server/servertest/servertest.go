@@ -1,0 +1,174 @@
+// Package servertest runs a real StellaOps server on a loopback port for the tests of other
+// packages (the CLIs drive it through pkg/client, as users do).
+package servertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stellaops/stellaops/internal/advisory/snapshot"
+	"github.com/stellaops/stellaops/internal/bundled"
+	"github.com/stellaops/stellaops/internal/scan"
+	"github.com/stellaops/stellaops/internal/server"
+)
+
+// BootstrapKey is the admin key of Config.
+const BootstrapKey = "servertest-bootstrap-key-0123456789"
+
+// Config is the server's defaults with BootstrapKey and a short shutdown.
+func Config() server.Config {
+	cfg := server.Defaults()
+	cfg.Authority.BootstrapKey = BootstrapKey
+	cfg.Server.ShutdownTimeout = 5 * time.Second
+	return cfg
+}
+
+// Running is a server answering on URL until the test ends.
+type Running struct {
+	Srv  *server.Server
+	URL  string
+	stop context.CancelFunc
+	done chan error
+}
+
+// Start runs cfg on a loopback port until tb ends. o.DataDir defaults to a new temporary
+// directory; o.Logger to a discarding one.
+func Start(tb testing.TB, cfg server.Config, o server.Options) *Running {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	if cfg.Authority.Issuer == "" {
+		cfg.Authority.Issuer = url
+	}
+	if o.DataDir == "" {
+		o.DataDir = tb.TempDir()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	srv, err := server.New(context.Background(), cfg, o)
+	if err != nil {
+		ln.Close()
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{Srv: srv, URL: url, stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- srv.Serve(ctx, ln) }()
+	tb.Cleanup(func() {
+		r.Stop(tb)
+		srv.Close()
+	})
+	return r
+}
+
+// Stop shuts the server down (once), as a SIGTERM would; later requests fail to connect.
+func (r *Running) Stop(tb testing.TB) {
+	if r.stop == nil {
+		return
+	}
+	// An idle pooled connection the server has never seen a request on would hold the
+	// drain for 5 s; close the pool first.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	r.stop()
+	r.stop = nil
+	if err := <-r.done; err != nil {
+		tb.Errorf("serve: %v", err)
+	}
+}
+
+// bundledSnapshot is the bundled advisory snapshot (what `serve --dev` seeds), built once per
+// machine into the temporary directory under a name that changes with the bundled data and
+// the snapshot format, as a build cache is: later test binaries reuse it.
+var bundledSnapshot = sync.OnceValues(func() (string, error) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("stellaops-test-bundled-snapshot-f%d-%d", snapshot.FormatVersion, bundled.CollectedAt.Unix()))
+	open := func() (string, error) {
+		if _, err := os.Stat(filepath.Join(dir, "current")); err != nil {
+			return "", err
+		}
+		st, err := snapshot.OpenStore(dir)
+		if err != nil {
+			return "", err
+		}
+		p, err := st.CurrentPath()
+		if err != nil {
+			return "", err
+		}
+		s, err := snapshot.Open(p)
+		if err != nil {
+			return "", err
+		}
+		return p, s.Close()
+	}
+	if p, err := open(); err == nil {
+		return p, nil
+	}
+	// Built aside and renamed into place, so a concurrent binary never sees half of it.
+	tmp, err := os.MkdirTemp(os.TempDir(), "stellaops-test-bundled-snapshot-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	st, err := snapshot.OpenStore(tmp)
+	if err != nil {
+		return "", err
+	}
+	s, _, err := scan.EnsureSnapshot(context.Background(), st)
+	if err != nil {
+		return "", err
+	}
+	s.Close()
+	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+		return "", err
+	}
+	p, err := open()
+	if err != nil {
+		return "", fmt.Errorf("bundled snapshot in %s: %w", dir, err)
+	}
+	return p, nil
+})
+
+// BundledSnapshot is the path of the bundled snapshot's database file (built once).
+func BundledSnapshot() (string, error) { return bundledSnapshot() }
+
+// SnapshotDataDir is a new data directory whose snapshot store holds the bundled snapshot
+// (hard-linked, 70 MB, built once), so scans need not build it.
+func SnapshotDataDir(tb testing.TB) string {
+	tb.Helper()
+	src, err := bundledSnapshot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data := tb.TempDir()
+	dir := filepath.Join(data, "snapshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	dst := filepath.Join(dir, filepath.Base(src))
+	if err := os.Link(src, dst); err != nil {
+		b, rerr := os.ReadFile(src)
+		if rerr != nil {
+			tb.Fatal(rerr)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "current"), []byte(strings.TrimSuffix(filepath.Base(src), ".db")+"\n"), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
