@@ -3,6 +3,7 @@ package stellaopscli
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/stellaops/stellaops/internal/buildinfo"
 	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/internal/cli/clientcfg"
+	"github.com/stellaops/stellaops/pkg/client"
 )
 
 // globals are the flags every command shares.
@@ -18,9 +21,45 @@ type globals struct {
 	data       string
 	verbose    bool
 	cpuProfile string
+	configDir  string
 	io         cli.IO
 	env        func(string) string
 	log        *slog.Logger
+
+	cfg    *clientcfg.Config
+	cfgErr error
+}
+
+// config is the client configuration (spec §3 template), loaded on first use: environment >
+// appsettings.json > appsettings.local.json > appsettings.yaml > appsettings.local.yaml >
+// defaults, the files from --config-dir, else the working directory and the binary's.
+func (g *globals) config() (*clientcfg.Config, error) {
+	if g.cfg == nil && g.cfgErr == nil {
+		o := clientcfg.Options{Environ: g.io.Environ}
+		if g.configDir != "" {
+			o.Dirs = []string{g.configDir}
+		}
+		cfg, _, err := clientcfg.Load(o)
+		if err != nil {
+			g.cfgErr = cli.Usagef("configuration: %v", err)
+		} else {
+			g.cfg = &cfg
+		}
+	}
+	return g.cfg, g.cfgErr
+}
+
+// backend is a client of the configured server, authenticated as the configuration says.
+func (g *globals) backend() (*client.Client, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	c, err := cfg.Client("", "")
+	if errors.Is(err, clientcfg.ErrNoBackend) {
+		return nil, cli.Usagef("%v", err)
+	}
+	return c, err
 }
 
 // Run executes stellaops-cli with args (without the program name).
@@ -48,9 +87,11 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.data, "data", "", "data directory holding caches and the advisory snapshot (env STELLAOPS_DATA; default ~/.stellaops/data)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
+	pf.StringVar(&g.configDir, "config-dir", "", "directory of the appsettings files (default: the working directory, then the binary's)")
 	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for performance reports)")
 	_ = pf.MarkHidden("cpuprofile")
 	root.AddCommand(sbomCommand(g), scanCommand(g), reportCommand(g))
+	// Commands that talk to the server, one registration per line.
 	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
 	if err != nil {
 		return err
