@@ -65,8 +65,10 @@ type Progress struct {
 
 // LayerStatus says how one layer's result was obtained.
 type LayerStatus struct {
-	DiffID   string        `json:"diffId"`
-	Cached   bool          `json:"cached"`
+	DiffID string `json:"diffId"`
+	Cached bool   `json:"cached"`
+	// Supplied: the result came with a delta SBOM (Compose), not from this indexer.
+	Supplied bool          `json:"supplied,omitempty"`
 	Entries  int           `json:"entries"`
 	Bytes    int64         `json:"bytes"`
 	Duration time.Duration `json:"duration"`
