@@ -504,6 +504,10 @@ func TestOpenAPIResponsesValidate(t *testing.T) {
 	d.do(t, exchange{name: "create client too large", method: "POST", path: "/internal/clients", header: key, contentType: jsonCT,
 		body: `{"clientId":"` + strings.Repeat("a", api.DefaultMaxBody) + `"}`, status: 413})
 	d.do(t, exchange{name: "list clients", method: "GET", path: "/internal/clients", strict: true, header: key, status: 200})
+	d.do(t, exchange{name: "delete client", method: "DELETE", path: "/internal/clients/bare", strict: true, header: key, status: 204})
+	d.do(t, exchange{name: "delete missing client", method: "DELETE", path: "/internal/clients/bare", strict: true, header: key, status: 404})
+	d.do(t, exchange{name: "token of a deleted client", method: "POST", path: "/connect/token", strict: true, contentType: form,
+		body: "grant_type=client_credentials&client_id=bare&client_secret=bare-secret-0123456789", status: 401})
 	d.do(t, exchange{name: "create user", method: "POST", path: "/internal/users", strict: true, header: key, contentType: jsonCT,
 		body: `{"username":"alice","password":"Correct-Horse-9","roles":["viewer","developer"],"tenant":"t1"}`, status: 201})
 	d.do(t, exchange{name: "create user weak password", method: "POST", path: "/internal/users", strict: true, header: key, contentType: jsonCT,

@@ -38,6 +38,7 @@ func (s *Server) platformRoutes() []Route {
 		{Method: "POST", Path: "/internal/revocations", Auth: AuthBootstrap, Audit: true, Summary: "Revoke a token by jti", Handler: s.revokeJTI},
 		{Method: "GET", Path: "/internal/clients", Auth: AuthBootstrap, Summary: "List clients", Handler: s.listClients},
 		{Method: "POST", Path: "/internal/clients", Auth: AuthBootstrap, Audit: true, Summary: "Create or replace a client", Handler: s.createClient},
+		{Method: "DELETE", Path: "/internal/clients/{clientId}", Auth: AuthBootstrap, Audit: true, Summary: "Delete a client", Handler: s.deleteClient},
 		{Method: "GET", Path: "/internal/users", Auth: AuthBootstrap, Summary: "List users", Handler: s.listUsers},
 		{Method: "POST", Path: "/internal/users", Auth: AuthBootstrap, Audit: true, Summary: "Create or replace a user", Handler: s.createUser},
 		{Method: "DELETE", Path: "/internal/users/{username}", Auth: AuthBootstrap, Audit: true, Summary: "Delete a user", Handler: s.deleteUser},
@@ -374,6 +375,14 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	WriteJSON(w, http.StatusCreated, CreatedClient{Client: c, Secret: secret})
+}
+
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
+	if err := s.auth.DeleteClient(r.Context(), r.PathValue("clientId")); err != nil {
+		s.domainError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {

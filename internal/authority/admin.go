@@ -125,3 +125,16 @@ func (s *Service) DeleteUser(ctx context.Context, username string) error {
 	s.audit(ctx, AuditEvent{Type: "authority.user.delete", Outcome: "success", Subject: username})
 	return nil
 }
+
+// DeleteClient removes a client: it gets no more tokens, while tokens already issued stay
+// valid until they expire or are revoked (as for DeleteUser).
+func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	if err := s.store.DeleteClient(ctx, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%w: no client %q", ErrNotFound, id)
+		}
+		return fmt.Errorf("authority: delete client: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Type: "authority.client.delete", Outcome: "success", ClientID: id})
+	return nil
+}

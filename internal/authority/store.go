@@ -124,6 +124,8 @@ type Store interface {
 	Client(ctx context.Context, id string) (Client, error)
 	// Clients lists all clients sorted by ID.
 	Clients(ctx context.Context) ([]Client, error)
+	// DeleteClient removes a client, or returns ErrNotFound.
+	DeleteClient(ctx context.Context, id string) error
 
 	// PutUser creates or replaces a user.
 	PutUser(ctx context.Context, u User) error

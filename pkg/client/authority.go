@@ -211,6 +211,13 @@ func (c *Client) Clients(ctx context.Context) ([]ClientInfo, error) {
 	return out.Clients, err
 }
 
+// DeleteClient deletes a client (bootstrap key): it gets no more tokens; tokens already
+// issued stay valid until they expire or are revoked. An unknown client is a 404 *Error.
+func (c *Client) DeleteClient(ctx context.Context, clientID string) error {
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: "/internal/clients/" + url.PathEscape(clientID), bootstrap: true})
+	return err
+}
+
 // NewUser creates a user.
 type NewUser struct {
 	Username string   `json:"username"`

@@ -210,6 +210,18 @@ func (s *Store) Users(ctx context.Context) ([]authority.User, error) {
 	return out, nil
 }
 
+// DeleteClient implements authority.Store.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM authority_clients WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("pgstore: delete client %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: delete client %q: %w", id, authority.ErrNotFound)
+	}
+	return nil
+}
+
 // DeleteUser implements authority.Store.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM authority_users WHERE username = $1`, username)

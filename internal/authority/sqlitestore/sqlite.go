@@ -222,6 +222,22 @@ func (s *Store) Users(ctx context.Context) ([]authority.User, error) {
 	return out, nil
 }
 
+// DeleteClient implements authority.Store.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM authority_clients WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete client %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete client %q: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlitestore: delete client %q: %w", id, authority.ErrNotFound)
+	}
+	return nil
+}
+
 // DeleteUser implements authority.Store.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM authority_users WHERE username = ?`, username)

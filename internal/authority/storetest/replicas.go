@@ -56,6 +56,12 @@ func testReplicaWrites(t *testing.T, a, b authority.Store) {
 	if got, err := a.Clients(c); err != nil || !cmp.Equal([]authority.Client{cl}, got, equate) {
 		t.Errorf("a.Clients after b replaced svc-a = %+v, %v", got, err)
 	}
+	if err := a.DeleteClient(c, "svc-a"); err != nil {
+		t.Fatalf("a.DeleteClient: %v", err)
+	}
+	_, err := b.Client(c, "svc-a")
+	wantNotFound(t, "b.Client after a.DeleteClient", err)
+	wantNotFound(t, "b.DeleteClient after a.DeleteClient", b.DeleteClient(c, "svc-a"))
 
 	u := authority.User{Username: "alice", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$YQ$YQ", Roles: []string{"admin"}, CreatedAt: base}
 	if err := a.PutUser(c, u); err != nil {
@@ -67,7 +73,7 @@ func testReplicaWrites(t *testing.T, a, b authority.Store) {
 	if err := b.DeleteUser(c, "alice"); err != nil {
 		t.Fatalf("b.DeleteUser: %v", err)
 	}
-	_, err := a.User(c, "alice")
+	_, err = a.User(c, "alice")
 	wantNotFound(t, "a.User after b.DeleteUser", err)
 	wantNotFound(t, "a.DeleteUser after b.DeleteUser", a.DeleteUser(c, "alice"))
 

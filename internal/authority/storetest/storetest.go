@@ -103,6 +103,7 @@ func testClients(t *testing.T, s authority.Store) {
 	}
 	_, err := s.Client(c, "svc-a")
 	wantNotFound(t, "Client of an empty store", err)
+	wantNotFound(t, "DeleteClient of an empty store", s.DeleteClient(c, "svc-a"))
 
 	// Put in neither byte order nor collation order; slices unsorted.
 	clients := []authority.Client{
@@ -157,6 +158,21 @@ func testClients(t *testing.T, s authority.Store) {
 	wantList := []authority.Client{want["Svc-B"], want["svc-a"], want["svc.d"], want["svc_c"]} // byte order
 	if diff := cmp.Diff(wantList, got, equate); diff != "" {
 		t.Errorf("Clients after replacing svc-a (-want +got):\n%s", diff)
+	}
+
+	if err := s.DeleteClient(c, "Svc-B"); err != nil {
+		t.Fatalf("DeleteClient Svc-B: %v", err)
+	}
+	_, err = s.Client(c, "Svc-B")
+	wantNotFound(t, "Client after DeleteClient", err)
+	wantNotFound(t, "second DeleteClient", s.DeleteClient(c, "Svc-B"))
+	wantNotFound(t, "DeleteClient with another case", s.DeleteClient(c, "SVC-A"))
+	got, err = s.Clients(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]authority.Client{want["svc-a"], want["svc.d"], want["svc_c"]}, got, equate); diff != "" {
+		t.Errorf("Clients after deleting Svc-B (-want +got):\n%s", diff)
 	}
 }
 
@@ -622,15 +638,19 @@ func testCanceled(t *testing.T, s authority.Store) {
 	if err := s.PutUser(c, authority.User{Username: "keep", CreatedAt: base}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutClient(c, authority.Client{ID: "keep", CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
 	rotate(t, s, key("k1", base), "")
 	keysBefore := keys(t, s)
 
 	dead, cancel := context.WithCancel(c)
 	cancel()
 	writes := map[string]func() error{
-		"PutClient":  func() error { return s.PutClient(dead, authority.Client{ID: "ghost", CreatedAt: base}) },
-		"PutUser":    func() error { return s.PutUser(dead, authority.User{Username: "ghost", CreatedAt: base}) },
-		"DeleteUser": func() error { return s.DeleteUser(dead, "keep") },
+		"PutClient":    func() error { return s.PutClient(dead, authority.Client{ID: "ghost", CreatedAt: base}) },
+		"PutUser":      func() error { return s.PutUser(dead, authority.User{Username: "ghost", CreatedAt: base}) },
+		"DeleteUser":   func() error { return s.DeleteUser(dead, "keep") },
+		"DeleteClient": func() error { return s.DeleteClient(dead, "keep") },
 		"Revoke": func() error {
 			_, err := s.Revoke(dead, authority.Revocation{JTI: "ghost", RevokedAt: base, ExpiresAt: base.Add(time.Hour)})
 			return err
@@ -647,8 +667,8 @@ func testCanceled(t *testing.T, s authority.Store) {
 		}
 	}
 
-	if cs, err := s.Clients(c); err != nil || len(cs) != 0 {
-		t.Errorf("Clients = %v, %v; want none", cs, err)
+	if cs, err := s.Clients(c); err != nil || len(cs) != 1 || cs[0].ID != "keep" {
+		t.Errorf("Clients = %v, %v; want only keep", cs, err)
 	}
 	if us, err := s.Users(c); err != nil || len(us) != 1 || us[0].Username != "keep" {
 		t.Errorf("Users = %v, %v; want only keep", us, err)
