@@ -105,7 +105,7 @@ func (x *Indexer) Delta(img *image.Image, supplied []*LayerResult) *Delta {
 // they are the sender's word, and the cache is shared by every caller. LayerStatus.Supplied
 // tells the layers that came with the delta.
 func (x *Indexer) Compose(ctx context.Context, d *Delta) (*Result, error) {
-	if err := x.checkDelta(d); err != nil {
+	if err := x.CheckDelta(d); err != nil {
 		return nil, err
 	}
 	byID := make(map[string]*LayerResult, len(d.Supplied))
@@ -143,7 +143,8 @@ func (x *Indexer) Compose(ctx context.Context, d *Delta) (*Result, error) {
 	return &Result{Inventory: inv, Layers: status, Presence: presence}, nil
 }
 
-func (x *Indexer) checkDelta(d *Delta) error {
+// CheckDelta reports what makes d unusable by this indexer (wrapping ErrDeltaInvalid).
+func (x *Indexer) CheckDelta(d *Delta) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrDeltaInvalid, fmt.Sprintf(format, args...))
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/stellaops/stellaops/internal/analyzer/list"
 	"github.com/stellaops/stellaops/internal/api"
 	"github.com/stellaops/stellaops/internal/authority"
+	"github.com/stellaops/stellaops/internal/indexer"
 	"github.com/stellaops/stellaops/internal/inventory"
 	"github.com/stellaops/stellaops/internal/layercache"
 	"github.com/stellaops/stellaops/internal/match"
@@ -151,6 +152,7 @@ type scansArea struct {
 	cfg     ScanConfig
 	svc     *scanjob.Service
 	decoder *sbom.Decoder
+	pipe    *scanjob.Pipeline
 	tmp     string
 }
 
@@ -209,7 +211,7 @@ func (s *Server) mountScans(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a := &scansArea{s: s, cfg: c, svc: svc, decoder: decoder, tmp: tmp}
+	a := &scansArea{s: s, cfg: c, svc: svc, decoder: decoder, pipe: pipe, tmp: tmp}
 	s.areas.storedScan = a.storedScan
 
 	for _, r := range []api.Route{
@@ -715,11 +717,24 @@ func (a *scansArea) scanUpload(w http.ResponseWriter, r *http.Request) {
 
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var rawURL string
-	if mt == "text/uri-list" {
+	switch mt {
+	case "text/uri-list":
 		if rawURL, ok = a.readURIList(w, r); !ok {
 			return
 		}
-	} else {
+	case indexer.DeltaMediaType:
+		path, digest, _, ok := a.spool(w, r, a.cfg.MaxSBOMBytes)
+		if !ok {
+			return
+		}
+		d, ok := a.decodeDelta(w, r, path)
+		os.Remove(path)
+		if !ok {
+			return
+		}
+		req.ContentDigest, req.SBOMType = digest, "delta"
+		up.Target = scanjob.Target{Delta: d}
+	default:
 		limit := a.cfg.MaxUploadBytes
 		if wantSBOM {
 			limit = a.cfg.MaxSBOMBytes
@@ -904,6 +919,32 @@ func urlBody(path string) string {
 		return ""
 	}
 	return u
+}
+
+// decodeDelta decodes and checks the spooled delta SBOM (spec §2.2), answering 400 itself.
+func (a *scansArea) decodeDelta(w http.ResponseWriter, r *http.Request, path string) (*indexer.Delta, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		a.internal(w, r, err)
+		return nil, false
+	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReader(f))
+	dec.DisallowUnknownFields()
+	var d indexer.Delta
+	if err := dec.Decode(&d); err != nil {
+		api.WriteProblem(w, r, http.StatusBadRequest, api.ProbValidation, "invalid delta SBOM: "+strings.TrimPrefix(err.Error(), "json: "))
+		return nil, false
+	}
+	if dec.More() {
+		api.WriteProblem(w, r, http.StatusBadRequest, api.ProbValidation, "invalid delta SBOM: data after the JSON document")
+		return nil, false
+	}
+	if err := a.pipe.CheckDelta(&d); err != nil {
+		api.WriteProblem(w, r, http.StatusBadRequest, api.ProbValidation, err.Error())
+		return nil, false
+	}
+	return &d, true
 }
 
 // decodeSBOM decodes the spooled SBOM (gzip allowed), answering 4xx itself.

@@ -60,11 +60,12 @@ type Pipeline struct {
 	once     sync.Once
 }
 
-// Target is what one run scans: exactly one of Inventory (an SBOM decoded already), Path (a
-// local file or directory: an upload, an allowed local image) and Reference (a registry
-// image).
+// Target is what one run scans: exactly one of Inventory (an SBOM decoded already), Delta (a
+// delta SBOM, stacked with this replica's cached layers), Path (a local file or directory: an
+// upload, an allowed local image) and Reference (a registry image).
 type Target struct {
 	Inventory  *inventory.Inventory
+	Delta      *indexer.Delta
 	Path       string
 	Reference  string
 	SBOMFormat sbom.Format
@@ -186,7 +187,44 @@ func (p *Pipeline) Run(ctx context.Context, t Target, threshold policy.Level, pr
 	return out, res, nil
 }
 
+// indexer is an indexer of this pipeline's analyzers and cache, reporting layer progress.
+func (p *Pipeline) indexer(progress Progress) *indexer.Indexer {
+	if progress == nil {
+		progress = func(string, map[string]any) {}
+	}
+	return indexer.New(indexer.Config{Analyzers: p.Analyzers, Cache: p.Cache, Limits: p.Limits, TempDir: p.TempDir, Logger: p.Log,
+		Progress: func(ip indexer.Progress) {
+			var verb string
+			switch ip.State {
+			case "cached", "supplied":
+				verb = ip.State
+			case "analyzing":
+				verb = "analysing"
+			case "done":
+				verb = "analysed"
+			default:
+				return // byte counts would flood the stream
+			}
+			progress(fmt.Sprintf("layer %d/%d %s", ip.Layer+1, ip.Layers, verb),
+				map[string]any{"layer": ip.Layer + 1, "layers": ip.Layers, "diffId": ip.DiffID})
+		}})
+}
+
+// CheckDelta refuses a delta SBOM this replica cannot stack (schema, analyzer set, layer
+// list), before it is accepted as a scan.
+func (p *Pipeline) CheckDelta(d *indexer.Delta) error {
+	return p.indexer(nil).CheckDelta(d)
+}
+
 func (p *Pipeline) inventory(ctx context.Context, t Target, progress Progress) (*inventory.Inventory, error) {
+	if t.Delta != nil {
+		res, err := p.indexer(progress).Compose(ctx, t.Delta)
+		if err != nil {
+			// The same delta fails the same way: the sender must supply the layers named.
+			return nil, &Permanent{err}
+		}
+		return res.Inventory, nil
+	}
 	arg := t.Path
 	if t.SBOMOnly && arg != "" {
 		isTar, err := LooksLikeTar(arg)
@@ -201,22 +239,7 @@ func (p *Pipeline) inventory(ctx context.Context, t Target, progress Progress) (
 		arg = t.Reference
 		progress("pulling", map[string]any{"reference": t.Reference})
 	}
-	x := indexer.New(indexer.Config{Analyzers: p.Analyzers, Cache: p.Cache, Limits: p.Limits, TempDir: p.TempDir, Logger: p.Log,
-		Progress: func(ip indexer.Progress) {
-			var verb string
-			switch ip.State {
-			case "cached":
-				verb = "cached"
-			case "analyzing":
-				verb = "analysing"
-			case "done":
-				verb = "analysed"
-			default:
-				return // byte counts would flood the stream
-			}
-			progress(fmt.Sprintf("layer %d/%d %s", ip.Layer+1, ip.Layers, verb),
-				map[string]any{"layer": ip.Layer + 1, "layers": ip.Layers, "diffId": ip.DiffID})
-		}})
+	x := p.indexer(progress)
 	opts := target.Options{Indexer: x, Decoder: p.Decoder, SBOMFormat: t.SBOMFormat,
 		Image: image.Options{TempDir: p.TempDir, Limits: p.Limits, Insecure: t.Insecure}}
 	res, err := target.Inventory(ctx, arg, opts)
