@@ -30,7 +30,7 @@ const testdata = "../../../testdata"
 
 // run executes stella in process against a configuration-less environment (plus environ)
 // and returns its exit code, stdout and stderr.
-func run(t *testing.T, environ []string, args ...string) (int, string, string) {
+func run(t testing.TB, environ []string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	ctx := context.Background()
@@ -41,7 +41,7 @@ func run(t *testing.T, environ []string, args ...string) (int, string, string) {
 
 // serverWithToken starts a server with the bundled advisories and returns its URL and a token
 // with the scan scopes.
-func serverWithToken(t *testing.T, cfg server.Config) (*servertest.Running, string) {
+func serverWithToken(t testing.TB, cfg server.Config) (*servertest.Running, string) {
 	t.Helper()
 	r := servertest.Start(t, cfg, server.Options{DataDir: servertest.SnapshotDataDir(t)})
 	ctx := context.Background()
@@ -62,7 +62,7 @@ func serverWithToken(t *testing.T, cfg server.Config) (*servertest.Running, stri
 
 // images writes two docker-save archives: alpine 3.10 (the base) and app, the base plus a
 // layer installing Django 2.2 (PyPI advisories are in the bundled data).
-func images(t *testing.T) (base, app string) {
+func images(t testing.TB) (base, app string) {
 	t.Helper()
 	dir := t.TempDir()
 	gz, err := os.Open(filepath.Join(testdata, "images", "alpine-3.10.4.docker-save.tar.gz"))
@@ -101,7 +101,7 @@ func images(t *testing.T) (base, app string) {
 	return base, app
 }
 
-func tarLayer(t *testing.T, path, content string) v1.Layer {
+func tarLayer(t testing.TB, path, content string) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -269,3 +269,6 @@ func TestWaitQuota(t *testing.T) {
 		t.Fatalf("without --wait-quota: exit %d: %s", code, stderr)
 	}
 }
+
+// runB is run for benchmarks: no environment.
+func runB(b *testing.B, args ...string) (int, string, string) { return run(b, nil, args...) }
