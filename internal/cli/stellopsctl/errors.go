@@ -1,0 +1,87 @@
+package stellopsctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/pkg/client"
+)
+
+// classify gives an error of a command its exit code: a server's refusal (a problem answer)
+// is 1 with the problem on one line, an unreachable server 2, and errors that already carry
+// a code (usage) keep it.
+func classify(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var ee *cli.ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return cli.Exit(cli.ExitFailure, errors.New(problemLine(ce)))
+	}
+	if unreachable(err) {
+		return cli.Exit(cli.ExitUsage, fmt.Errorf("server unreachable: %w", err))
+	}
+	return cli.Exit(cli.ExitFailure, err)
+}
+
+// failure is a failed call with its own wording; a problem answer keeps its detail.
+func failure(err error, format string, args ...any) error {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("%s: %s", fmt.Sprintf(format, args...), problemLine(ce)))
+	}
+	return classify(err)
+}
+
+// problemLine is an RFC 7807 problem (or an OAuth error) on one line: status, detail, the
+// field errors of a validation problem, and the trace id to quote to the server's operator.
+func problemLine(e *client.Error) string {
+	msg := e.Detail
+	if msg == "" {
+		msg = e.Description
+	}
+	if msg == "" {
+		msg = e.Title
+	}
+	if e.Code != "" {
+		msg = e.Code + ": " + msg
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP %d: %s", e.StatusCode, msg)
+	for _, fe := range e.Errors {
+		// A validation problem's detail often repeats its first field error.
+		if fe.Msg != "" && !strings.Contains(msg, fe.Msg) {
+			if fe.Path != "" {
+				fmt.Fprintf(&b, "; %s: %s", fe.Path, fe.Msg)
+			} else {
+				fmt.Fprintf(&b, "; %s", fe.Msg)
+			}
+		}
+	}
+	if e.StatusCode == 401 && strings.Contains(strings.ToLower(msg), "bootstrap") {
+		b.WriteString(" (check --bootstrap-key / STELLAOPS_BOOTSTRAP_KEY)")
+	}
+	if e.TraceID != "" {
+		fmt.Fprintf(&b, " (trace %s)", e.TraceID)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// unreachable reports whether err is a failure to reach the server at all: refused, reset,
+// unknown host, timed out connecting.
+func unreachable(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	var de *net.DNSError
+	return errors.As(err, &oe) || errors.As(err, &de) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || (errors.As(err, &ne) && ne.Timeout())
+}
