@@ -93,6 +93,7 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	root.AddCommand(sbomCommand(g), scanCommand(g), reportCommand(g))
 	// Commands that talk to the server, one registration per line.
 	root.AddCommand(authCommand(g))
+	root.AddCommand(dbCommand(g))
 	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
 	if err != nil {
 		return err
