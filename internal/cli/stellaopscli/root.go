@@ -94,6 +94,7 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	// Commands that talk to the server, one registration per line.
 	root.AddCommand(authCommand(g))
 	root.AddCommand(dbCommand(g))
+	root.AddCommand(configCommand(g))
 	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
 	if err != nil {
 		return err
