@@ -97,6 +97,7 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	root.AddCommand(configCommand(g))
 	root.AddCommand(runtimeCommand(g))
 	root.AddCommand(scannerCommand(g))
+	addScanUpload(root, g)
 	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
 	if err != nil {
 		return err
