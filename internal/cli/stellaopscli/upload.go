@@ -19,8 +19,8 @@ import (
 
 	"github.com/stellaops/stellaops/internal/buildinfo"
 	"github.com/stellaops/stellaops/internal/cli"
-	"github.com/stellaops/stellaops/internal/scan"
 	"github.com/stellaops/stellaops/internal/sbom"
+	"github.com/stellaops/stellaops/internal/scan"
 	"github.com/stellaops/stellaops/pkg/client"
 )
 
