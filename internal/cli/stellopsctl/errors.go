@@ -27,19 +27,32 @@ func classify(err error) error {
 	if errors.As(err, &ce) {
 		return cli.Exit(cli.ExitFailure, errors.New(problemLine(ce)))
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("timed out: %w", err))
+	}
 	if unreachable(err) {
 		return cli.Exit(cli.ExitUsage, fmt.Errorf("server unreachable: %w", err))
 	}
 	return cli.Exit(cli.ExitFailure, err)
 }
 
-// failure is a failed call with its own wording; a problem answer keeps its detail.
+// failure is classify with the failed call named first ("policy export: HTTP 404: …"); an
+// unreachable server is said as such, whatever the call.
 func failure(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
 	var ce *client.Error
-	if errors.As(err, &ce) {
-		return cli.Exit(cli.ExitFailure, fmt.Errorf("%s: %s", fmt.Sprintf(format, args...), problemLine(ce)))
+	var ee *cli.ExitError
+	switch {
+	case errors.As(err, &ce):
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("%s: %s", what, problemLine(ce)))
+	case errors.As(err, &ee), errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("%s: timed out: %w", what, err))
+	case unreachable(err):
+		return classify(err)
 	}
-	return classify(err)
+	return cli.Exit(cli.ExitFailure, fmt.Errorf("%s: %w", what, err))
 }
 
 // problemLine is an RFC 7807 problem (or an OAuth error) on one line: status, detail, the

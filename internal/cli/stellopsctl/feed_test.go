@@ -1,6 +1,8 @@
 package stellopsctl_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/stellaops/stellaops/internal/authority"
 	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/internal/cli/stellopsctl"
 	"github.com/stellaops/stellaops/internal/concelier"
 	"github.com/stellaops/stellaops/internal/concelier/store"
 	"github.com/stellaops/stellaops/internal/server"
@@ -151,6 +154,17 @@ func TestFeedRefreshAndStatus(t *testing.T) {
 	c.run(t, "feed", "refresh", "--mode", "full").wantFail(t, cli.ExitUsage, `unknown --mode "full"`)
 	c.run(t, "feed", "refresh", "--merge-only", "--no-merge").wantFail(t, cli.ExitUsage, "exclude each other")
 	c.run(t, "feed", "status", "--limit", "0").wantFail(t, cli.ExitUsage, "--limit must be at least 1")
+	c.run(t, "feed", "refresh", "--no-merge", "--timeout", "1ns").wantFail(t, cli.ExitFailure, "source:osv:fetch: timed out: ")
+	// Interrupted (Ctrl-C cancels the context): exit code 130.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out, errb bytes.Buffer
+	err = stellopsctl.Run(ctx, []string{"--config-dir", t.TempDir(), "feed", "refresh", "--wait"},
+		cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Environ: c.environ})
+	if code := cli.Code(ctx, err, &errb, "stellopsctl"); code != cli.ExitInterrupted || errb.String() != "stellopsctl: interrupted\n" {
+		t.Errorf("interrupted refresh: exit %d, stderr %q", code, errb.String())
+	}
+
 	reader := token(t, srv.URL, "feed-reader", authority.ScopeConcelierRead)
 	c.run(t, "feed", "refresh", "--token", reader).wantFail(t, cli.ExitFailure, "HTTP 403")
 	c.run(t, "feed", "status", "--token", reader).wantOK(t)

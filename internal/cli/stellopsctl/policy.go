@@ -35,6 +35,10 @@ imported (YAML or Rego), to stdout or to --output FILE (written atomically). Nee
   stellopsctl policy export > policies/backup-2025-07-14.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output == formatJSON || output == formatTable {
+				// "stellopsctl -o json policy export" reaches this flag, not the global one.
+				return cli.Usagef("policy export: --output is the file to write (the export is the policy source as imported, not a %s)", output)
+			}
 			bc, err := g.backend()
 			if err != nil {
 				return err

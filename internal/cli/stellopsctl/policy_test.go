@@ -102,6 +102,8 @@ func TestPolicy(t *testing.T) {
 	c.run(t, "policy", "import", filepath.Join(dir, "nope.yaml")).wantFail(t, cli.ExitUsage, "no such file or directory")
 	c.run(t, "policy", "import", writeFile(t, dir, "empty.yaml", " \n")).wantFail(t, cli.ExitUsage, "is empty")
 	c.run(t, "policy", "import").wantFail(t, cli.ExitUsage, "accepts 1 arg(s)")
+	// The global -o reaches export's own --output FILE: a format name is refused, not written to.
+	c.run(t, "-o", "json", "policy", "export").wantFail(t, cli.ExitUsage, "policy export: --output is the file to write")
 	// No token: the server says so.
 	call{environ: []string{"STELLAOPS_BACKEND_URL=" + srv.URL}}.run(t, "policy", "history").wantFail(t, cli.ExitFailure, "HTTP 401")
 	// A token without policy.write may read but not import.

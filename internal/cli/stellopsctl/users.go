@@ -1,15 +1,18 @@
 package stellopsctl
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/stellaops/stellaops/internal/authority"
 	"github.com/stellaops/stellaops/internal/cli"
@@ -70,7 +73,7 @@ Calls the admin API with the bootstrap key.
 			}
 			var password, generated string
 			if passwordStdin {
-				p, err := readSecret(g.io.In)
+				p, err := g.readPassword(name)
 				if err != nil {
 					return err
 				}
@@ -132,6 +135,22 @@ func userAbsent(ctx context.Context, ac *client.Client, name string) error {
 		}
 	}
 	return nil
+}
+
+// readPassword reads the password of --password-stdin: typed without echo when stdin and
+// stdout are terminals, else piped.
+func (g *globals) readPassword(user string) (string, error) {
+	in, ok := g.io.In.(*os.File)
+	if ok && cli.IsTerminal(in) && cli.IsTerminal(g.io.Out) {
+		fmt.Fprintf(g.io.Err, "Password for %s: ", user)
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(g.io.Err)
+		if err != nil {
+			return "", fmt.Errorf("read the password: %w", err)
+		}
+		return readSecret(bytes.NewReader(b))
+	}
+	return readSecret(g.io.In)
 }
 
 // readSecret reads a password from r: everything up to the end, less one trailing newline.
