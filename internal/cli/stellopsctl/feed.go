@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,14 +35,15 @@ func feedCommand(g *globals) *cobra.Command {
 
 // refreshOptions are feed refresh's flags.
 type refreshOptions struct {
-	sources   []string
-	mode      string
-	mirror    string
-	mergeOnly bool
-	noMerge   bool
-	wait      bool
-	timeout   time.Duration
-	poll      time.Duration
+	sources    []string
+	mode       string
+	mirror     string
+	ecosystems []string
+	mergeOnly  bool
+	noMerge    bool
+	wait       bool
+	timeout    time.Duration
+	poll       time.Duration
 }
 
 func feedRefreshCommand(g *globals) *cobra.Command {
@@ -58,6 +61,7 @@ returns (follow it with "stellopsctl feed status"), unless --wait follows it to 
 
   stellopsctl feed refresh                      # force OSV merge
   stellopsctl feed refresh --source osv,redhat --wait
+  stellopsctl feed refresh --ecosystem PyPI,Go  # OSV over the network, no mirror
   stellopsctl feed refresh --merge-only --wait  # reconcile what the sources hold
 
 Exit code 1 when a run fails or is cancelled, or when a job kind is already queued or running
@@ -70,6 +74,7 @@ concelier.read.`,
 	f.StringSliceVar(&o.sources, "source", []string{"osv"}, "source(s) to refresh, repeatable or comma-separated (osv, alpine, debian, ubuntu, redhat, nvd, kev: whatever the server allows)")
 	f.StringVar(&o.mode, "mode", "", "mode of the source jobs: resume, init or cursor (default: the server's, resume)")
 	f.StringVar(&o.mirror, "mirror", "", "read the source from this mirror, a path relative to the server's concelier.mirrorRoot (default: the server's configured mirror or the network)")
+	f.StringSliceVar(&o.ecosystems, "ecosystem", nil, "OSV ecosystems to fetch over the network, repeatable or comma-separated (e.g. PyPI,Go; default: the server's concelier.sources.osv.ecosystems)")
 	f.BoolVar(&o.mergeOnly, "merge-only", false, "run only merge:reconcile, no source jobs")
 	f.BoolVar(&o.noMerge, "no-merge", false, "run only the source jobs, no merge")
 	f.BoolVar(&o.wait, "wait", false, "follow the merge to completion too (exit 1 if it fails)")
@@ -110,8 +115,11 @@ func refreshPlan(o refreshOptions) ([]string, error) {
 				kinds = append(kinds, "source:"+s+":"+st)
 			}
 		}
-	} else if o.mode != "" || o.mirror != "" {
-		return nil, cli.Usagef("--mode and --mirror apply to source jobs, not to --merge-only")
+	} else if o.mode != "" || o.mirror != "" || len(o.ecosystems) > 0 {
+		return nil, cli.Usagef("--mode, --mirror and --ecosystem apply to source jobs, not to --merge-only")
+	}
+	if len(o.ecosystems) > 0 && !o.mergeOnly && !slices.Contains(o.sources, "osv") {
+		return nil, cli.Usagef("--ecosystem applies to the osv source only")
 	}
 	if !o.noMerge {
 		kinds = append(kinds, mergeKind)
@@ -150,6 +158,9 @@ func feedRefresh(ctx context.Context, g *globals, o refreshOptions) error {
 		tr := client.ConcelierTrigger{Trigger: "stellopsctl"}
 		if kind != mergeKind {
 			tr.Parameters = client.ConcelierParameters{Mode: o.mode, Mirror: o.mirror}
+			if strings.HasPrefix(kind, "source:osv:") {
+				tr.Parameters.Ecosystems = o.ecosystems
+			}
 		}
 		j, err := bc.TriggerConcelierJob(ctx, kind, tr)
 		if err != nil {

@@ -136,6 +136,13 @@ func TestFeedRefreshAndStatus(t *testing.T) {
 		t.Errorf("status after a failed fetch:\n%s", r.out)
 	}
 
+	// --ecosystem reaches the osv jobs' parameters (a mirror holds what it holds: the run reads it).
+	r = c.run(t, "feed", "refresh", "--no-merge", "--ecosystem", "PSF-CPython", "-o", "json", fast).wantOK(t)
+	var eco struct{ Runs []client.ConcelierJob }
+	if err := json.Unmarshal([]byte(r.out), &eco); err != nil || len(eco.Runs) != 3 || !strings.Contains(string(eco.Runs[0].Parameters), `"PSF-CPython"`) {
+		t.Errorf("refresh --ecosystem: %s (%v)", r.out, err)
+	}
+
 	// A kind already queued or running: 409, exit 1 with the server's detail. The lease is
 	// taken in the server's Concelier store, as `stellaops concelier run` would.
 	st2, err := concelier.OpenStore(t.Context(), data, "", store.Options{})
@@ -153,6 +160,8 @@ func TestFeedRefreshAndStatus(t *testing.T) {
 	c.run(t, "feed", "refresh", "--source", "OSV!").wantFail(t, cli.ExitUsage, `--source "OSV!" is not a source id`)
 	c.run(t, "feed", "refresh", "--mode", "full").wantFail(t, cli.ExitUsage, `unknown --mode "full"`)
 	c.run(t, "feed", "refresh", "--merge-only", "--no-merge").wantFail(t, cli.ExitUsage, "exclude each other")
+	c.run(t, "feed", "refresh", "--source", "redhat", "--ecosystem", "PyPI").wantFail(t, cli.ExitUsage, "--ecosystem applies to the osv source only")
+	c.run(t, "feed", "refresh", "--merge-only", "--mirror", "osv").wantFail(t, cli.ExitUsage, "apply to source jobs, not to --merge-only")
 	c.run(t, "feed", "status", "--limit", "0").wantFail(t, cli.ExitUsage, "--limit must be at least 1")
 	c.run(t, "feed", "refresh", "--no-merge", "--timeout", "1ns").wantFail(t, cli.ExitFailure, "source:osv:fetch: timed out: ")
 	// Interrupted (Ctrl-C cancels the context): exit code 130.
