@@ -56,6 +56,13 @@ func Run(ctx context.Context, args []string, stdio cli.IO) error {
 }
 
 func run(ctx context.Context, args []string, stdio cli.IO) error {
+	root := Command(stdio)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// Command is the stella command, for generated documentation (man page, completion).
+func Command(stdio cli.IO) *cobra.Command {
 	f := &flags{}
 	root := &cobra.Command{
 		Use:   "stella [OPTIONS] IMAGE_OR_SBOM",
@@ -77,7 +84,6 @@ Exit codes: 0 scan OK, policy passed; 1 vulnerabilities ≥ threshold or policy 
 			return scanCmd(cmd.Context(), f, args[0], stdio)
 		},
 	}
-	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
@@ -95,7 +101,7 @@ Exit codes: 0 scan OK, policy passed; 1 vulnerabilities ≥ threshold or policy 
 	fl.StringVarP(&f.format, "format", "f", "table", "what to print: "+strings.Join(report.Formats, "|"))
 	fl.StringVar(&f.configDir, "config-dir", "", "directory of the appsettings files (default: the working directory, then the binary's)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
-	return root.ExecuteContext(ctx)
+	return root
 }
 
 // scanCmd is the whole run: options, scan, result, verdict.

@@ -24,6 +24,24 @@ import (
 
 // Run executes stellaops with args (without the program name).
 func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) string) error {
+	var cpuProfile string
+	root := command(stdio, env, &cpuProfile)
+	root.SetArgs(args)
+	stop, err := cli.StartCPUProfile(&cpuProfile, args)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return root.ExecuteContext(ctx)
+}
+
+// Command is the stellaops command tree, for generated documentation (man pages, completion).
+func Command(stdio cli.IO, env func(string) string) *cobra.Command {
+	var cpuProfile string
+	return command(stdio, env, &cpuProfile)
+}
+
+func command(stdio cli.IO, env func(string) string, cpuProfile *string) *cobra.Command {
 	var data string
 	var verbose bool
 	root := &cobra.Command{
@@ -33,7 +51,6 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
@@ -41,8 +58,7 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	pf := root.PersistentFlags()
 	pf.StringVar(&data, "data", "", "data directory (env STELLAOPS_DATA; default ~/.stellaops/data), shared with stellaops-cli")
 	pf.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
-	var cpuProfile string
-	pf.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for performance reports)")
+	pf.StringVar(cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for performance reports)")
 	_ = pf.MarkHidden("cpuprofile")
 
 	conc := &cobra.Command{Use: "concelier", Short: "Advisory ingestion, merge and exports"}
@@ -136,12 +152,7 @@ failed or is already running, 2 usage error, 130 interrupted.`,
 	f.StringVar(&dsn, "db", "", "store: a postgres:// URL (env STELLAOPS_CONCELIER_DB); default the embedded SQLite database in the data directory")
 	conc.AddCommand(runCmd)
 	root.AddCommand(conc, serveCommand(stdio, env, &data, &verbose), configCommand(stdio, env, &data))
-	stop, err := cli.StartCPUProfile(&cpuProfile, args)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	return root.ExecuteContext(ctx)
+	return root
 }
 
 // defaultDataDir is $STELLAOPS_DATA, else ~/.stellaops/data (shared with stellaops-cli).
