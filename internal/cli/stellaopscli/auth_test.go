@@ -78,12 +78,17 @@ func (e *cliEnv) run(args ...string) (int, string, string) {
 // stderr, as cmd/stellaops-cli would.
 func (e *cliEnv) runIn(stdin io.Reader, args ...string) (int, string, string) {
 	e.t.Helper()
+	return e.runCtx(context.Background(), stdin, args...)
+}
+
+// runCtx is runIn under ctx (cancelled as Ctrl-C cancels the real command's).
+func (e *cliEnv) runCtx(ctx context.Context, stdin io.Reader, args ...string) (int, string, string) {
+	e.t.Helper()
 	var out, errb bytes.Buffer
 	var environ []string
 	for k, v := range e.vars {
 		environ = append(environ, k+"="+v)
 	}
-	ctx := context.Background()
 	err := stellaopscli.Run(ctx, append([]string{"--data", e.data, "--config-dir", e.configDir}, args...),
 		cli.IO{In: stdin, Out: &out, Err: &errb, Environ: environ}, func(k string) string { return e.vars[k] })
 	code := cli.Code(ctx, err, &errb, "stellaops-cli")

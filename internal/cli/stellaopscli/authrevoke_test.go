@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -113,6 +114,36 @@ func TestAuthRevokeExportVerify(t *testing.T) {
 		!strings.Contains(stdout, "Verified: signed by "+kid) {
 		t.Errorf("offline verify from the cached JWKS: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// Past its lifetime (1 h) the cached JWKS serves only within the offline tolerance
+	// (StellaOps:Authority:Resilience, default 10 min), and only when fallback is allowed.
+	cached, _ := filepath.Glob(filepath.Join(e.tokens, "metadata", "jwks-*.json"))
+	if len(cached) != 1 {
+		t.Fatalf("JWKS cache %v", cached)
+	}
+	var entry map[string]any
+	if b, err := os.ReadFile(cached[0]); err != nil || json.Unmarshal(b, &entry) != nil {
+		t.Fatalf("JWKS cache entry: %v", err)
+	}
+	entry["fetchedAt"] = time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
+	aged, _ := json.Marshal(entry)
+	if err := os.WriteFile(cached[0], aged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = e.run("auth", "revoke", "verify", "--bundle", bundle)
+	if code != 1 {
+		t.Errorf("cache 2 h old, 10 min tolerance: exit %d", code)
+	}
+	oneLine(t, "cache 2 h old, 10 min tolerance", stderr, "is neither cached nor reachable")
+	e.vars["STELLAOPS_AUTHORITY_OFFLINE_CACHE_TOLERANCE"] = "03:00:00"
+	code, stdout, stderr = e.run("auth", "revoke", "verify", "--bundle", bundle)
+	if code != 0 || !strings.Contains(stdout, "the Authority did not answer, so an expired cache entry was used") {
+		t.Errorf("cache 2 h old, 3 h tolerance: exit %d\n%s%s", code, stdout, stderr)
+	}
+	e.vars["STELLAOPS_AUTHORITY_ALLOW_OFFLINE_CACHE_FALLBACK"] = "false"
+	if code, _, _ := e.run("auth", "revoke", "verify", "--bundle", bundle); code != 1 {
+		t.Errorf("fallback disabled: exit %d", code)
+	}
+
 	// A server down cannot export.
 	code, _, stderr = e.run("auth", "revoke", "export", "--output", t.TempDir())
 	if code != 1 {

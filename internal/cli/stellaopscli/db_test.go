@@ -225,3 +225,18 @@ func TestDBErrors(t *testing.T) {
 	}
 	oneLine(t, "server down", stderr, "db merge: cannot reach the server: dial tcp")
 }
+
+// TestDBWaitInterrupted: Ctrl-C while --wait follows a run exits 130; the run goes on.
+func TestDBWaitInterrupted(t *testing.T) {
+	e, _, _ := concelierEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first poll comes straight after the trigger and finds the fetch of 1,300 records
+	// still running; the next would come an hour later, long after the cancel.
+	time.AfterFunc(300*time.Millisecond, cancel)
+	code, _, stderr := e.runCtx(ctx, strings.NewReader(""), "db", "fetch", "--source", "osv", "--mode", "init", "--wait", "--poll-interval", "1h")
+	if code != 130 {
+		t.Errorf("interrupted --wait: exit %d", code)
+	}
+	oneLine(t, "interrupted --wait", stderr, "stellaops-cli: interrupted")
+}
