@@ -64,10 +64,8 @@ func (g *globals) backend() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Its errors are all configuration: no backend, or a URL that is not one.
 	c, err := cfg.Client(g.server, g.token, client.WithUserAgent("stellopsctl"))
-	if errors.Is(err, clientcfg.ErrNoBackend) {
-		return nil, cli.Usagef("%v", err)
-	}
 	if err != nil {
 		return nil, cli.Usagef("%v", err)
 	}
