@@ -109,6 +109,14 @@ func (g *globals) json() bool { return g.output == formatJSON }
 
 // Run executes stellopsctl with args (without the program name).
 func Run(ctx context.Context, args []string, stdio cli.IO) error {
+	root := Command(stdio)
+	root.SetArgs(args)
+	return classify(root.ExecuteContext(ctx))
+}
+
+// Command is the stellopsctl command tree, for Run and for generated documentation (man
+// pages, completion).
+func Command(stdio cli.IO) *cobra.Command {
 	g := &globals{io: stdio}
 	root := &cobra.Command{
 		Use:   "stellopsctl",
@@ -144,7 +152,6 @@ Exit codes: 0 success, 1 a call failed or conflicted (the server's problem detai
 			return nil
 		},
 	}
-	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
@@ -157,7 +164,7 @@ Exit codes: 0 success, 1 a call failed or conflicted (the server's problem detai
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
 	pf.StringVarP(&g.output, "output", "o", formatTable, "output format of results: table or json")
 	root.AddCommand(policyCommand(g), feedCommand(g), userCommand(g), clientCommand(g))
-	return classify(root.ExecuteContext(ctx))
+	return root
 }
 
 // exactArgs is cobra.ExactArgs reported as a usage error (exit code 2).

@@ -3,8 +3,11 @@ package stellopsctl_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/stellaops/stellaops/internal/cli"
 	"github.com/stellaops/stellaops/internal/cli/stellopsctl"
@@ -153,6 +156,21 @@ func TestHelpAndCompletion(t *testing.T) {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("completion of user lacks %q:\n%s", want, r.out)
 		}
+	}
+	// The tree for generated man pages: every command documented.
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Short == "" && c.Name() != "help" {
+			t.Errorf("%s has no short description", c.CommandPath())
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	root := stellopsctl.Command(cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
+	walk(root)
+	if len(root.Commands()) != 4 {
+		t.Errorf("commands %v", root.Commands())
 	}
 	if r := run(t, "feed", "refresh", "--help").wantOK(t); !strings.Contains(r.out, "--source strings") || !strings.Contains(r.out, `(default [osv])`) {
 		t.Errorf("feed refresh --help:\n%s", r.out)
