@@ -192,17 +192,8 @@ func (g *globals) scanUpload(ctx context.Context, f *uploadFlags) error {
 	if f.sbomType != "" && a.body == nil {
 		a.opts.SBOMType = f.sbomType
 	}
-	var up client.ScanUploadResult
-	var raw *client.Response
-	if err := g.call(ctx, "scan upload", func(c *client.Client) error {
-		body, err := a.open() // again on a retry: the first attempt consumed the stream
-		if err != nil {
-			return err
-		}
-		defer body.Close()
-		up, raw, err = c.ScanUpload(ctx, body, a.opts)
-		return err
-	}); err != nil {
+	up, raw, err := g.postArtefact(ctx, a)
+	if err != nil {
 		return err
 	}
 	if up.Accepted != nil && f.wait {
@@ -231,6 +222,23 @@ func (g *globals) scanUpload(ctx context.Context, f *uploadFlags) error {
 	writeOutcome(w, c.ScanID, c.Digest, c.PolicyStatus, c.Policy, c.Snapshot, c.Findings, c.Summary)
 	fmt.Fprintf(w, "Quota:    %d of %d remaining (resets %s)\n", c.Quota.Remaining, c.Quota.Limit, c.Quota.Reset.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// postArtefact sends a to POST /scan (for scan upload, and for scan run's upload of the
+// artefact it just wrote: resolveArtefact of its scan-run envelope, then this).
+func (g *globals) postArtefact(ctx context.Context, a artefact) (client.ScanUploadResult, *client.Response, error) {
+	var up client.ScanUploadResult
+	var raw *client.Response
+	err := g.call(ctx, "scan upload", func(c *client.Client) error {
+		body, err := a.open() // again on a retry: the first attempt consumed the stream
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		up, raw, err = c.ScanUpload(ctx, body, a.opts)
+		return err
+	})
+	return up, raw, err
 }
 
 // printScanStatus prints a queued upload's end: its outcome, or why it did not succeed.
