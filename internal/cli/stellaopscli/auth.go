@@ -274,17 +274,18 @@ func (g *globals) jwksCache(cfg *clientcfg.Config, authority string) *client.Met
 	return client.NewMetadataCache(c, filepath.Join(cfg.TokenCacheDir(), "metadata"), cfg.Authority.Resilience.Client())
 }
 
-// call runs f against the backend. When the server refuses a cached Authority token (revoked,
-// signing keys rotated, server reset), the token is renewed once and f runs again, as the spec's
-// "retries on transient 401/403 responses" asks; an API key is sent as configured and never
-// replaced.
+// call runs f against the backend. When the server refuses a cached Authority token (401:
+// revoked, signing keys rotated, server reset; 403: scopes granted to the client since it was
+// issued), the token is renewed once and f runs again, as the spec's "retries on transient
+// 401/403 responses" asks; an API key is sent as configured and never replaced.
 func (g *globals) call(ctx context.Context, op string, f func(*client.Client) error) error {
 	c, err := g.backend()
 	if err != nil {
 		return err
 	}
 	err = f(c)
-	if cfg, _ := g.config(); client.IsStatus(err, 401) && cfg != nil && cfg.APIKey == "" && cfg.Authority.ClientID != "" {
+	refused := client.IsStatus(err, 401) || client.IsStatus(err, 403)
+	if cfg, _ := g.config(); refused && cfg != nil && cfg.APIKey == "" && cfg.Authority.ClientID != "" {
 		g.log.DebugContext(ctx, "the server refused the cached token; renewing it", "op", op)
 		if _, _, lerr := cfg.Login(ctx, true, time.Now()); lerr == nil {
 			err = f(c)

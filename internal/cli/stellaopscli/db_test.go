@@ -240,3 +240,30 @@ func TestDBWaitInterrupted(t *testing.T) {
 	}
 	oneLine(t, "interrupted --wait", stderr, "stellaops-cli: interrupted")
 }
+
+// TestDBScopeGrantedAfterLogin: a cached token issued before the client was granted
+// concelier.jobs.trigger is refused (403); the CLI renews it once and the trigger goes through.
+func TestDBScopeGrantedAfterLogin(t *testing.T) {
+	ctx := context.Background()
+	e, _, _ := concelierEnv(t)
+	const secret = "a-fixed-secret-for-this-test-0123456789"
+	grant := func(scopes ...string) {
+		if _, err := e.admin().CreateClient(ctx, client.NewClient{ClientID: "ops", Scopes: scopes, Secret: secret}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant(authority.ScopeConcelierRead)
+	e.vars["STELLAOPS_AUTHORITY__CLIENTID"] = "ops"
+	e.vars["STELLAOPS_AUTHORITY__CLIENTSECRET"] = secret
+	delete(e.vars, "STELLAOPS_AUTHORITY__SCOPE") // the client's scopes, whatever they are
+	if code, out, stderr := e.run("auth", "login"); code != 0 || strings.Contains(out, authority.ScopeConcelierTrigger) {
+		t.Fatalf("login: exit %d\n%s%s", code, out, stderr)
+	}
+	grant(authority.ScopeConcelierRead, authority.ScopeConcelierTrigger)
+	if code, out, stderr := e.run("db", "merge"); code != 0 || !strings.Contains(out, "(merge:reconcile): running") {
+		t.Errorf("merge with a token from before the grant: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, out, _ := e.run("auth", "status"); !strings.Contains(out, authority.ScopeConcelierTrigger) {
+		t.Errorf("the renewed token is not cached:\n%s", out)
+	}
+}
