@@ -2,7 +2,7 @@
 GO ?= go
 export GOTOOLCHAIN := local
 
-.PHONY: test unit fuzz build bench
+.PHONY: test unit fuzz build bench docs
 
 test: unit fuzz
 
@@ -26,3 +26,8 @@ build:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Man pages (bin/docs/man/man1) and bash/zsh/fish completion (bin/docs/completion) of every CLI,
+# generated from the cobra command trees.
+docs:
+	$(GO) run ./tools/gendocs -out bin/docs

@@ -65,6 +65,24 @@ func (g *globals) backend() (*client.Client, error) {
 // Run executes stellaops-cli with args (without the program name).
 func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) string) error {
 	g := &globals{io: stdio, env: env}
+	root := command(g)
+	root.SetArgs(args)
+	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return root.ExecuteContext(ctx)
+}
+
+// Command is the stellaops-cli command tree, for generated documentation (man pages,
+// completion).
+func Command(stdio cli.IO, env func(string) string) *cobra.Command {
+	return command(&globals{io: stdio, env: env})
+}
+
+func command(g *globals) *cobra.Command {
+	stdio, env := g.io, g.env
 	root := &cobra.Command{
 		Use:           "stellaops-cli",
 		Short:         "StellaOps command-line client: SBOMs, scans, advisory database and Authority",
@@ -79,7 +97,6 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 			return nil
 		},
 	}
-	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
@@ -98,12 +115,7 @@ func Run(ctx context.Context, args []string, stdio cli.IO, env func(string) stri
 	root.AddCommand(runtimeCommand(g))
 	root.AddCommand(scannerCommand(g))
 	addScanUpload(root, g)
-	stop, err := cli.StartCPUProfile(&g.cpuProfile, args)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	return root.ExecuteContext(ctx)
+	return root
 }
 
 // defaultDataDir is $STELLAOPS_DATA, else ~/.stellaops/data (shared with stellaops serve).
