@@ -22,13 +22,14 @@ import (
 	"github.com/stellaops/stellaops/internal/policy"
 	"github.com/stellaops/stellaops/internal/report"
 	"github.com/stellaops/stellaops/internal/scan"
+	"github.com/stellaops/stellaops/pkg/client"
 )
 
 type scanRunFlags struct {
 	target, runner, entry string
 	format, output        string
 	resultsDir            string
-	cpe                   bool
+	cpe, noUpload         bool
 	input                 inputFlags
 	// Decisions: policy, VEX and the signed report.
 	policyFile, threshold, environment string
@@ -51,9 +52,23 @@ func scanCommand(g *globals) *cobra.Command {
 		Long: `Execute the scanner against a target and write the result into ResultsDirectory, with a
 scan-run-*.json metadata envelope (runner, arguments, timing). The self runner scans in process
 against the advisory snapshot in the data directory; on first use it builds that snapshot from the
-advisory data bundled with StellaOps (OSV records for Go, PyPI, crates.io, AlmaLinux and CPython).`,
+advisory data bundled with StellaOps (OSV records for Go, PyPI, crates.io, AlmaLinux and CPython).
+When StellaOps:BackendUrl is set and the run succeeds (exit code 0), the artefact is uploaded to
+the server (POST /scan) unless --no-upload; a failed upload is a warning, and
+` + "`stellaops-cli scan upload --file <scan-run-*.json>`" + ` retries it.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd.Context(), g, &f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// ResultsDirectory and DefaultRunner come from the configuration unless flagged.
+			if cfg, err := g.config(); err == nil {
+				if !cmd.Flags().Changed("results-dir") {
+					f.resultsDir = cfg.ResultsDirectory
+				}
+				if !cmd.Flags().Changed("runner") {
+					f.runner = cfg.DefaultRunner
+				}
+			}
+			return runScan(cmd.Context(), g, &f, args)
+		},
 	}
 	fl := run.Flags()
 	fl.StringVar(&f.target, "target", "", "what to scan: image archive, OCI layout, registry reference, directory or SBOM (required)")
@@ -62,6 +77,7 @@ advisory data bundled with StellaOps (OSV records for Go, PyPI, crates.io, AlmaL
 	fl.StringVarP(&f.format, "format", "f", "table", "output format: "+strings.Join(report.Formats, "|"))
 	fl.StringVarP(&f.output, "output", "o", "", "write the formatted result to FILE instead of standard output")
 	fl.StringVar(&f.resultsDir, "results-dir", "results", "ResultsDirectory: where result artefacts and scan-run metadata go")
+	fl.BoolVar(&f.noUpload, "no-upload", false, "do not upload the artefact to StellaOps:BackendUrl after a successful run")
 	fl.BoolVar(&f.cpe, "cpe", false, "also match components that have no ecosystem by their CPEs")
 	fl.StringVar(&f.policyFile, "policy-file", "", "evaluate this policy (policy-schema@1 YAML, or Rego for a .rego file) and sign a report")
 	fl.StringArrayVar(&f.vex, "vex", nil, "apply this VEX document (OpenVEX, CycloneDX VEX or CSAF; repeatable)")
@@ -128,7 +144,7 @@ func runScan(ctx context.Context, g *globals, f *scanRunFlags, extra []string) e
 	meta.FinishedAt = meta.StartedAt.Add(time.Duration(meta.DurationMs) * time.Millisecond)
 	if err != nil {
 		meta.ExitCode, meta.Error = cli.ExitFailure, err.Error()
-		if werr := writeRunFiles(f.resultsDir, meta, nil); werr != nil {
+		if _, werr := writeRunFiles(f.resultsDir, meta, nil); werr != nil {
 			g.log.WarnContext(ctx, "could not record the failed run", "error", werr)
 		}
 		return err
@@ -152,8 +168,12 @@ func runScan(ctx context.Context, g *globals, f *scanRunFlags, extra []string) e
 		}
 		g.printDecision(dec)
 	}
-	if err := writeRunFiles(f.resultsDir, meta, art.Bytes()); err != nil {
+	metaPath, err := writeRunFiles(f.resultsDir, meta, art.Bytes())
+	if err != nil {
 		return err
+	}
+	if !f.noUpload {
+		g.autoUpload(ctx, metaPath)
 	}
 	if f.format == "json" {
 		return writeOutput(g.io.Out, f.output, art.Bytes()) // the artefact is this very document
@@ -192,9 +212,9 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // writeRunFiles writes the artefact (if any) and the scan-run metadata into dir, named by the
 // start time and the target, never overwriting an earlier run.
-func writeRunFiles(dir string, meta *runMetadata, artefact []byte) error {
+func writeRunFiles(dir string, meta *runMetadata, artefact []byte) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results directory: %w", err)
+		return "", fmt.Errorf("results directory: %w", err)
 	}
 	stamp := meta.StartedAt.UTC().Format("20060102T150405Z")
 	slug := strings.Trim(unsafeName.ReplaceAllString(filepath.Base(meta.Target), "-"), "-.")
@@ -208,16 +228,44 @@ func writeRunFiles(dir string, meta *runMetadata, artefact []byte) error {
 	if artefact != nil {
 		p := filepath.Join(dir, base+".json")
 		if err := writeOutput(nil, p, artefact); err != nil {
-			return err
+			return "", err
 		}
 		sum := sha256.Sum256(artefact)
 		meta.Artefact = &artefactRef{Path: p, Digest: "sha256:" + hex.EncodeToString(sum[:]), Bytes: len(artefact)}
 	}
 	b, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
-		return err
+		return "", err
 	}
-	return writeOutput(nil, filepath.Join(dir, "scan-run-"+strings.TrimPrefix(base, "scan-")+".json"), append(b, '\n'))
+	p := filepath.Join(dir, "scan-run-"+strings.TrimPrefix(base, "scan-")+".json")
+	return p, writeOutput(nil, p, append(b, '\n'))
+}
+
+// autoUpload posts a successful run's artefact to the configured backend (spec §3: "automatically
+// uploads the artefact when the exit code is 0"). A failure only warns: the run itself
+// succeeded, and `scan upload --file` retries.
+func (g *globals) autoUpload(ctx context.Context, metaPath string) {
+	cfg, err := g.config()
+	if err != nil || cfg.BackendURL == "" {
+		return
+	}
+	a, err := resolveArtefact(ctx, metaPath)
+	if err == nil {
+		var up client.ScanUploadResult
+		if up, _, err = g.postArtefact(ctx, a); err == nil {
+			id := ""
+			switch {
+			case up.Completed != nil:
+				id = up.Completed.ScanID
+			case up.Accepted != nil:
+				id = up.Accepted.ScanID
+			}
+			fmt.Fprintf(g.io.Err, "Uploaded to %s: scan %s.\n", cfg.BackendURL, id)
+			return
+		}
+	}
+	g.log.WarnContext(ctx, "automatic upload failed; retry with scan upload", "file", metaPath, "error", err)
+	fmt.Fprintf(g.io.Err, "Upload to %s failed (%v); retry with: stellaops-cli scan upload --file %s\n", cfg.BackendURL, err, metaPath)
 }
 
 func exists(p string) bool {
