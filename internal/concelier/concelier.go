@@ -244,12 +244,20 @@ type ReconcileCounts struct {
 	Samples    []merge.Conflict `json:"conflictSamples,omitempty"`
 }
 
+// ErrNothingToMerge fails a merge:reconcile run that found no mapped advisory.
+var ErrNothingToMerge = errors.New("no mapped advisories to merge: run a source's fetch, parse and map jobs first; the current advisory snapshot is kept")
+
 func (s *Service) reconcile(ctx context.Context) (any, error) {
 	now := s.Now().UTC()
 	runID := "merge-" + now.Format("20060102T150405.000000Z")
 	res, err := merge.Reconcile(ctx, s.Store, Sources, merge.DefaultPrecedence(), runID, func() time.Time { return now })
 	if err != nil {
 		return nil, err
+	}
+	if len(res.Advisories) == 0 {
+		// Publishing an empty snapshot would make every later scan find nothing (a merge run on
+		// a fresh server, before any source was mapped, once did). Keep the current one.
+		return nil, ErrNothingToMerge
 	}
 	snaps, err := snapshot.OpenStore(filepath.Join(s.DataDir, "snapshots"))
 	if err != nil {
