@@ -7,12 +7,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -251,20 +257,37 @@ func TestExitCodesAndPolicyFile(t *testing.T) {
 	}
 }
 
-// TestWaitQuota: over the request rate, the server answers 429 with Retry-After; stella
+// TestWaitQuota: a server that answers 429 with Retry-After (here a proxy in front of the
+// real one refuses the first result fetch of each run, as the rate limiter would); stella
 // waits once and succeeds, or with --wait-quota=false fails with 2.
 func TestWaitQuota(t *testing.T) {
-	cfg := servertest.Config()
-	cfg.Quota.RatePerSecond = 1
-	r, tok := serverWithToken(t, cfg)
+	r, tok := serverWithToken(t, servertest.Config())
+	target, err := url.Parse(r.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var refused atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasSuffix(req.URL.Path, "/result") && refused.CompareAndSwap(false, true) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"type":"https://stella-ops.org/probs/rate-limited","title":"Too many requests","status":429,"detail":"rate limit exceeded"}`))
+			return
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	defer front.Close()
 	sbomPath := filepath.Join(testdata, "sbom", "postgres-stretch.cdx.xml.gz")
 	env := []string{"STELLA_TOKEN=" + tok}
-	// The scan and its result are two requests in one second: the second is limited.
-	code, _, stderr := run(t, env, "--server", r.URL, "--verbose", sbomPath)
-	if code != 0 || !strings.Contains(stderr, "waiting once") {
-		t.Fatalf("with --wait-quota: exit %d: %s", code, stderr)
+	start := time.Now()
+	code, _, stderr := run(t, env, "--server", front.URL, "--verbose", sbomPath)
+	if code != 0 || !strings.Contains(stderr, "waiting once") || time.Since(start) < time.Second {
+		t.Fatalf("with --wait-quota: exit %d after %v: %s", code, time.Since(start), stderr)
 	}
-	code, _, stderr = run(t, env, "--server", r.URL, "--wait-quota=false", sbomPath)
+	refused.Store(false)
+	code, _, stderr = run(t, env, "--server", front.URL, "--wait-quota=false", sbomPath)
 	if code != 2 || !strings.Contains(stderr, "429") {
 		t.Fatalf("without --wait-quota: exit %d: %s", code, stderr)
 	}
