@@ -81,7 +81,7 @@ func Open(ctx context.Context, target string, opts Options) (*Image, error) {
 			opts.TempDir = os.TempDir()
 		}
 		st, err = openTarStore(ctx, target, opts.TempDir, opts.Limits.MaxImageSize, opts.Limits.MaxSymlinkDepth)
-	case looksLikePath(target):
+	case LooksLikePath(target):
 		return nil, err // "stat <path>: no such file or directory"
 	default:
 		return openRemote(ctx, target, opts)
@@ -97,9 +97,9 @@ func Open(ctx context.Context, target string, opts Options) (*Image, error) {
 	return img, nil
 }
 
-// looksLikePath tells a mistyped local path from a registry reference, so a missing file gives
+// LooksLikePath tells a mistyped local path from a registry reference, so a missing file gives
 // "no such file" rather than a confusing registry error.
-func looksLikePath(s string) bool {
+func LooksLikePath(s string) bool {
 	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
 		strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz") || strings.HasSuffix(s, ".tgz")
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/stellaops/stellaops/internal/scan/scanstore"
 	"github.com/stellaops/stellaops/internal/scan/scanstore/pgstore"
 	"github.com/stellaops/stellaops/internal/scan/scanstore/sqlitestore"
+	"github.com/stellaops/stellaops/internal/target"
 )
 
 // ScanConfig is the scans area's configuration (the "scanner" section, beside its feature
@@ -754,7 +755,7 @@ func (a *scansArea) scanUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		if rawURL == "" {
 			req.ContentDigest = digest
-			isTar, err := scanjob.LooksLikeTar(path)
+			isTar, err := target.LooksLikeTar(path)
 			if err != nil {
 				a.internal(w, r, err)
 				return

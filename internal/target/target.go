@@ -60,7 +60,7 @@ func Inventory(ctx context.Context, target string, opts Options) (*Result, error
 		}
 		return indexImage(ctx, img, opts)
 	case statErr == nil:
-		isTar, err := looksLikeTar(target)
+		isTar, err := LooksLikeTar(target)
 		if err != nil {
 			return nil, err
 		}
@@ -116,9 +116,9 @@ func isGzip(br *bufio.Reader) bool {
 	return bytes.Equal(b, []byte{0x1f, 0x8b})
 }
 
-// looksLikeTar reports whether file is a tar archive, possibly gzipped: the ustar magic sits at
+// LooksLikeTar reports whether file is a tar archive, possibly gzipped: the ustar magic sits at
 // offset 257 of the first header. (A gzipped SBOM is not a tar.)
-func looksLikeTar(file string) (bool, error) {
+func LooksLikeTar(file string) (bool, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return false, err

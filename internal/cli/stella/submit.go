@@ -1,9 +1,7 @@
 package stella
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +16,7 @@ import (
 	"github.com/stellaops/stellaops/internal/image"
 	"github.com/stellaops/stellaops/internal/indexer"
 	"github.com/stellaops/stellaops/internal/sbom"
+	"github.com/stellaops/stellaops/internal/target"
 	"github.com/stellaops/stellaops/pkg/client"
 )
 
@@ -38,7 +37,7 @@ func (s *session) submit(ctx context.Context, arg string, format sbom.Format, de
 	case format != sbom.FormatAuto:
 		return s.postFile(ctx, arg, client.ScanUploadOptions{SBOMType: string(format), ContentType: "application/json"})
 	case statErr == nil && !fi.IsDir():
-		isTar, err := looksLikeTar(arg)
+		isTar, err := target.LooksLikeTar(arg)
 		if err != nil {
 			return submitted{}, cli.Usagef("%s: %v", arg, err)
 		}
@@ -48,7 +47,7 @@ func (s *session) submit(ctx context.Context, arg string, format sbom.Format, de
 		if !delta {
 			return s.postFile(ctx, arg, client.ScanUploadOptions{ContentType: "application/x-tar"})
 		}
-	case statErr != nil && looksLikePath(arg):
+	case statErr != nil && image.LooksLikePath(arg):
 		return submitted{}, cli.Usagef("%s: no such file or directory", arg)
 	}
 	return s.postDelta(ctx, arg, delta)
@@ -144,35 +143,4 @@ func (s *session) postDelta(ctx context.Context, arg string, onlyMissing bool) (
 		return send(nil)
 	}
 	return out, err
-}
-
-// looksLikeTar reports whether file is a tar archive, possibly gzipped (ustar magic at 257).
-func looksLikeTar(file string) (bool, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var r io.Reader = br
-	if b, _ := br.Peek(2); bytes.Equal(b, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return false, nil
-		}
-		defer zr.Close()
-		r = zr
-	}
-	var hdr [512]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return false, nil
-	}
-	return bytes.Equal(hdr[257:262], []byte("ustar")), nil
-}
-
-// looksLikePath tells a mistyped local path from a registry reference.
-func looksLikePath(s string) bool {
-	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
-		strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz") || strings.HasSuffix(s, ".tgz") ||
-		strings.HasSuffix(s, ".json") || strings.HasSuffix(s, ".xml")
 }

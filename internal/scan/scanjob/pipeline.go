@@ -1,23 +1,19 @@
 package scanjob
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
@@ -227,7 +223,7 @@ func (p *Pipeline) inventory(ctx context.Context, t Target, progress Progress) (
 	}
 	arg := t.Path
 	if t.SBOMOnly && arg != "" {
-		isTar, err := LooksLikeTar(arg)
+		isTar, err := target.LooksLikeTar(arg)
 		if err != nil {
 			return nil, err
 		}
@@ -357,27 +353,4 @@ func DecodeResult(b []byte) (*scan.Result, error) {
 		return nil, fmt.Errorf("scanjob: decode result: %w", err)
 	}
 	return &res, nil
-}
-
-// LooksLikeTar reports whether file is a tar archive, possibly gzipped (the ustar magic at
-// offset 257 of the first header). A gzipped SBOM is not a tar.
-func LooksLikeTar(file string) (bool, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var rd io.Reader = br
-	if b, _ := br.Peek(2); bytes.Equal(b, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return false, nil
-		}
-		defer zr.Close()
-		rd = zr
-	}
-	hdr := make([]byte, 512)
-	n, _ := io.ReadFull(rd, hdr)
-	return n >= 263 && bytes.Equal(hdr[257:262], []byte("ustar")), nil
 }
