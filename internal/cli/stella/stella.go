@@ -137,7 +137,8 @@ func scanCmd(ctx context.Context, f *flags, arg string, stdio cli.IO) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	s := &session{c: c, log: log, wait: f.waitQuota, maxWait: f.maxQuotaWait, threshold: strings.ToLower(string(threshold))}
+	s := &session{c: c, log: log, wait: f.waitQuota, maxWait: f.maxQuotaWait, threshold: strings.ToLower(string(threshold)),
+		progress: cli.NewProgress(stdio.Err)}
 
 	done, err := s.submit(ctx, arg, format, f.delta)
 	if err != nil {
@@ -227,6 +228,8 @@ type session struct {
 	wait      bool
 	maxWait   time.Duration
 	threshold string
+	// progress shows the local layer analysis on a terminal (nothing when stderr is piped).
+	progress *cli.Progress
 }
 
 // retryQuota runs call; on a 429 with --wait-quota it waits Retry-After (at least 1 s) and

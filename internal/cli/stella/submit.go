@@ -106,7 +106,7 @@ func (s *session) postDelta(ctx context.Context, arg string, onlyMissing bool) (
 		return submitted{}, fmt.Errorf("%s: %w", arg, err)
 	}
 	defer img.Close()
-	x := indexer.New(indexer.Config{Analyzers: list.Default(), TempDir: tmp})
+	x := indexer.New(indexer.Config{Analyzers: list.Default(), TempDir: tmp, Progress: s.progress.Indexer})
 	var want func(string) bool
 	if onlyMissing {
 		ids := make([]string, len(img.Layers))
@@ -126,6 +126,7 @@ func (s *session) postDelta(ctx context.Context, arg string, onlyMissing bool) (
 	}
 	send := func(want func(string) bool) (submitted, error) {
 		supplied, err := x.AnalyzeLayers(ctx, img, want)
+		s.progress.Done()
 		if err != nil {
 			return submitted{}, fmt.Errorf("%s: %w", arg, err)
 		}
