@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -784,24 +782,8 @@ func TestScansPostgresRedis(t *testing.T) {
 func scansServer(tb testing.TB, cfg server.Config) (http.Handler, string, string) {
 	tb.Helper()
 	data := scansDataDir(tb)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	cfg.Authority.Issuer = url
-	srv, err := server.New(context.Background(), cfg, server.Options{DataDir: data, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	tb.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-	})
+	r := servertest.Start(tb, cfg, server.Options{DataDir: data})
+	srv, url := r.Srv, r.URL
 	admin := scansNewClient(tb, url, client.WithBootstrapKey(bootstrap))
 	return srv.API.Handler(), scansToken(tb, url, admin, "bench", "scanner.scans.enqueue", "scanner.scans.read"), data
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/stellaops/stellaops/internal/api/apitest"
 	"github.com/stellaops/stellaops/internal/authority"
 	"github.com/stellaops/stellaops/internal/server"
+	"github.com/stellaops/stellaops/internal/server/servertest"
 	"github.com/stellaops/stellaops/pkg/client"
 )
 
@@ -37,54 +37,23 @@ func (c *clock) Add(d time.Duration) {
 
 const bootstrap = "integration-bootstrap-key-0123456789"
 
+// running is a real server on a loopback port (servertest's), with the short names these
+// tests use.
 type running struct {
-	srv  *server.Server
-	url  string
-	done chan error
-	stop context.CancelFunc
+	*servertest.Running
+	srv *server.Server
+	url string
 }
 
 // start runs a real server on a loopback port until the test ends.
 func start(t *testing.T, cfg server.Config, o server.Options) *running {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	if cfg.Authority.Issuer == "" {
-		cfg.Authority.Issuer = url
-	}
-	srv, err := server.New(context.Background(), cfg, o)
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{srv: srv, url: url, done: make(chan error, 1), stop: cancel}
-	go func() { r.done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		r.shutdown(t)
-		srv.Close()
-	})
-	return r
+	r := servertest.Start(t, cfg, o)
+	return &running{Running: r, srv: r.Srv, url: r.URL}
 }
 
-func (r *running) shutdown(t *testing.T) {
-	if r.stop == nil {
-		return
-	}
-	// The clients' transport may hold a connection it dialled but never sent a request on (a
-	// request it raced for went out on another); the server counts it as new, not idle, and
-	// http.Server.Shutdown waits up to 5 s for it: the tests' shutdown timeout. Closing the
-	// idle pool first lets the drain wait only for requests.
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	r.stop()
-	r.stop = nil
-	if err := <-r.done; err != nil {
-		t.Errorf("serve: %v", err)
-	}
-}
+// shutdown stops the server as SIGTERM would (once).
+func (r *running) shutdown(t *testing.T) { r.Stop(t) }
 
 func baseConfig() server.Config {
 	cfg := server.Defaults()
