@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/stellaops/stellaops/internal/server"
@@ -45,17 +44,6 @@ type deployment struct {
 
 // api returns API replica i, wrapping around: callers spread requests with api(0), api(1)…
 func (d *deployment) api(i int) *running { return d.apis[i%len(d.apis)] }
-
-// replicas returns every distinct server of d.
-func (d *deployment) replicas() []*running {
-	out := slices.Clone(d.apis)
-	for _, w := range d.workers {
-		if !slices.Contains(out, w) {
-			out = append(out, w)
-		}
-	}
-	return out
-}
 
 // deploy starts cfg in topology topo. o is every replica's options, with DataDir from
 // dataDir (t.TempDir when nil) so each replica has its own.

@@ -208,10 +208,3 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	return c
 }
 
-// plural is "n thing" or "n things".
-func plural(n int, thing string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", thing)
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
-}
