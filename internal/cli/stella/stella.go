@@ -40,7 +40,7 @@ const (
 
 type flags struct {
 	server, token, sbomType, policyFile, threshold, outputJSON, format, configDir string
-	delta, waitQuota, verbose                                                     bool
+	delta, waitQuota, verbose, insecure                                           bool
 	maxQuotaWait                                                                  time.Duration
 }
 
@@ -101,6 +101,7 @@ Exit codes: 0 scan OK, policy passed; 1 vulnerabilities ≥ threshold or policy 
 	fl.StringVarP(&f.format, "format", "f", "table", "what to print: "+strings.Join(report.Formats, "|"))
 	fl.StringVar(&f.configDir, "config-dir", "", "directory of the appsettings files (default: the working directory, then the binary's)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+	fl.BoolVar(&f.insecure, "insecure-registry", false, "allow a plain-HTTP registry for registry references")
 	return root
 }
 
@@ -138,7 +139,7 @@ func scanCmd(ctx context.Context, f *flags, arg string, stdio cli.IO) error {
 		return cli.Usagef("%v", err)
 	}
 	s := &session{c: c, log: log, wait: f.waitQuota, maxWait: f.maxQuotaWait, threshold: strings.ToLower(string(threshold)),
-		progress: cli.NewProgress(stdio.Err)}
+		progress: cli.NewProgress(stdio.Err), insecure: f.insecure}
 
 	done, err := s.submit(ctx, arg, format, f.delta)
 	if err != nil {
@@ -230,6 +231,7 @@ type session struct {
 	threshold string
 	// progress shows the local layer analysis on a terminal (nothing when stderr is piped).
 	progress *cli.Progress
+	insecure bool
 }
 
 // retryQuota runs call; on a 429 with --wait-quota it waits Retry-After (at least 1 s) and

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,13 +17,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/stellaops/stellaops/internal/cli"
@@ -295,3 +299,60 @@ func TestWaitQuota(t *testing.T) {
 
 // runB is run for benchmarks: no environment.
 func runB(b *testing.B, args ...string) (int, string, string) { return run(b, nil, args...) }
+
+// TestDeltaFromRegistryDownloadsOnlyNewLayers: for a registry reference, `stella --delta`
+// downloads only the layers the server lacks (the base layer's blob is never fetched), and
+// finds what the archive's full upload finds.
+func TestDeltaFromRegistryDownloadsOnlyNewLayers(t *testing.T) {
+	r, tok := serverWithToken(t, servertest.Config())
+	base, app := images(t)
+	gets := map[string]int{}
+	var mu sync.Mutex
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/") {
+			mu.Lock()
+			gets[req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]]++
+			mu.Unlock()
+		}
+		reg.ServeHTTP(w, req)
+	}))
+	defer rs.Close()
+	host := strings.TrimPrefix(rs.URL, "http://")
+	img, err := tarball.ImageFromPath(app, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(host+"/app:1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	baseDigest, _ := layers[0].Digest()
+	appDigest, _ := layers[1].Digest()
+	mu.Lock()
+	clear(gets)
+	mu.Unlock()
+
+	if code, _, stderr := run(t, nil, "--server", r.URL, "--token", tok, base); code != 0 {
+		t.Fatalf("base: exit %d: %s", code, stderr)
+	}
+	dir := t.TempDir()
+	regJSON, fullJSON := filepath.Join(dir, "registry.json"), filepath.Join(dir, "full.json")
+	code, _, stderr := run(t, nil, "--server", r.URL, "--token", tok, "--delta", "--insecure-registry", "--output-json", regJSON, host+"/app:1")
+	if code != 0 {
+		t.Fatalf("registry delta: exit %d: %s", code, stderr)
+	}
+	mu.Lock()
+	baseGets, appGets := gets[baseDigest.String()], gets[appDigest.String()]
+	mu.Unlock()
+	if baseGets != 0 || appGets != 1 {
+		t.Fatalf("blob GETs: base layer %d (want 0), new layer %d (want 1)", baseGets, appGets)
+	}
+	if code, _, stderr := run(t, nil, "--server", r.URL, "--token", tok, "--output-json", fullJSON, app); code != 0 {
+		t.Fatalf("full: exit %d: %s", code, stderr)
+	}
+	if d, f := findingIDs(t, regJSON), findingIDs(t, fullJSON); len(d) == 0 || !slices.Equal(d, f) {
+		t.Fatalf("registry delta findings %d, full %d", len(d), len(f))
+	}
+}

@@ -101,7 +101,7 @@ func (s *session) postDelta(ctx context.Context, arg string, onlyMissing bool) (
 		return submitted{}, err
 	}
 	defer os.RemoveAll(tmp)
-	img, err := image.Open(ctx, arg, image.Options{TempDir: tmp})
+	img, err := image.Open(ctx, arg, image.Options{TempDir: tmp, Insecure: s.insecure})
 	if err != nil {
 		return submitted{}, fmt.Errorf("%s: %w", arg, err)
 	}
