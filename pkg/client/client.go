@@ -98,6 +98,16 @@ type FieldError struct {
 }
 
 func (e *Error) Error() string {
+	msg := e.Message()
+	if e.TraceID != "" {
+		return fmt.Sprintf("HTTP %d: %s (trace %s)", e.StatusCode, msg, e.TraceID)
+	}
+	return fmt.Sprintf("HTTP %d: %s", e.StatusCode, msg)
+}
+
+// Message is what the server said: the problem's detail, else the OAuth error description,
+// else the title, after the OAuth error code when there is one.
+func (e *Error) Message() string {
 	msg := e.Detail
 	if msg == "" {
 		msg = e.Description
@@ -108,10 +118,7 @@ func (e *Error) Error() string {
 	if e.Code != "" {
 		msg = e.Code + ": " + msg
 	}
-	if e.TraceID != "" {
-		return fmt.Sprintf("HTTP %d: %s (trace %s)", e.StatusCode, msg, e.TraceID)
-	}
-	return fmt.Sprintf("HTTP %d: %s", e.StatusCode, msg)
+	return msg
 }
 
 // IsStatus reports whether err is an *Error with the given status code.

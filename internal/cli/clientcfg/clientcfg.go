@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stellaops/stellaops/internal/cli"
 	"github.com/stellaops/stellaops/internal/config"
 	"github.com/stellaops/stellaops/pkg/client"
 )
@@ -126,6 +127,20 @@ func Load(o Options) (Config, config.Sources, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, src, err
+	}
+	return cfg, src, nil
+}
+
+// LoadCommandLine is Load for a command line: its environment and its --config-dir (empty
+// means the default directories). A failure is a usage error (exit code 2).
+func LoadCommandLine(environ []string, configDir string) (Config, config.Sources, error) {
+	o := Options{Environ: environ}
+	if configDir != "" {
+		o.Dirs = []string{configDir}
+	}
+	cfg, src, err := Load(o)
+	if err != nil {
+		return cfg, src, cli.Usagef("configuration: %v", err)
 	}
 	return cfg, src, nil
 }

@@ -125,13 +125,9 @@ func scanCmd(ctx context.Context, f *flags, arg string, stdio cli.IO) error {
 			return err
 		}
 	}
-	o := clientcfg.Options{Environ: stdio.Environ}
-	if f.configDir != "" {
-		o.Dirs = []string{f.configDir}
-	}
-	cfg, _, err := clientcfg.Load(o)
+	cfg, _, err := clientcfg.LoadCommandLine(stdio.Environ, f.configDir)
 	if err != nil {
-		return cli.Usagef("configuration: %v", err)
+		return err
 	}
 	server := cmp.Or(f.server, cfg.BackendURL, DefaultServer)
 	c, err := cfg.Client(server, f.token, client.WithUserAgent("stella/"+buildinfo.Get().Version))

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stellaops/stellaops/internal/cli"
 	"github.com/stellaops/stellaops/internal/cli/clientcfg"
 	"github.com/stellaops/stellaops/internal/config"
 )
@@ -33,15 +32,7 @@ each value came from; --json prints the masked configuration as JSON.`,
 
 // configSources loads the configuration as g.config does, keeping where each value came from.
 func (g *globals) configSources() (clientcfg.Config, config.Sources, error) {
-	o := clientcfg.Options{Environ: g.io.Environ}
-	if g.configDir != "" {
-		o.Dirs = []string{g.configDir}
-	}
-	cfg, src, err := clientcfg.Load(o)
-	if err != nil {
-		return cfg, src, cli.Usagef("configuration: %v", err)
-	}
-	return cfg, src, nil
+	return clientcfg.LoadCommandLine(g.io.Environ, g.configDir)
 }
 
 func (g *globals) configShow(sources, asJSON bool) error {

@@ -35,13 +35,9 @@ type globals struct {
 // defaults, the files from --config-dir, else the working directory and the binary's.
 func (g *globals) config() (*clientcfg.Config, error) {
 	if g.cfg == nil && g.cfgErr == nil {
-		o := clientcfg.Options{Environ: g.io.Environ}
-		if g.configDir != "" {
-			o.Dirs = []string{g.configDir}
-		}
-		cfg, _, err := clientcfg.Load(o)
+		cfg, _, err := clientcfg.LoadCommandLine(g.io.Environ, g.configDir)
 		if err != nil {
-			g.cfgErr = cli.Usagef("configuration: %v", err)
+			g.cfgErr = err
 		} else {
 			g.cfg = &cfg
 		}

@@ -58,16 +58,7 @@ func failure(err error, format string, args ...any) error {
 // problemLine is an RFC 7807 problem (or an OAuth error) on one line: status, detail, the
 // field errors of a validation problem, and the trace id to quote to the server's operator.
 func problemLine(e *client.Error) string {
-	msg := e.Detail
-	if msg == "" {
-		msg = e.Description
-	}
-	if msg == "" {
-		msg = e.Title
-	}
-	if e.Code != "" {
-		msg = e.Code + ": " + msg
-	}
+	msg := e.Message()
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d: %s", e.StatusCode, msg)
 	for _, fe := range e.Errors {
