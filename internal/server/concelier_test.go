@@ -28,30 +28,14 @@ import (
 	"github.com/stellaops/stellaops/internal/concelier/store/sqlitestore"
 	"github.com/stellaops/stellaops/internal/config"
 	"github.com/stellaops/stellaops/internal/server"
+	"github.com/stellaops/stellaops/internal/server/servertest"
 	"github.com/stellaops/stellaops/internal/testenv"
 	"github.com/stellaops/stellaops/pkg/client"
 )
 
 // osvMirrorRoot lays out a mirror root holding osv/<Ecosystem>/all.zip, copies of two real
 // bundled OSV archives, as osv-scanner reads them offline.
-func osvMirrorRoot(t *testing.T) string {
-	t.Helper()
-	root := t.TempDir()
-	for _, eco := range []string{"crates.io", "PSF-CPython"} {
-		b, err := os.ReadFile(filepath.Join("..", "bundled", "osv", eco, "all.zip"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(root, "osv", eco)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "all.zip"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+func osvMirrorRoot(t *testing.T) string { return servertest.OSVMirror(t, "crates.io", "PSF-CPython") }
 
 // concelierToken creates a client with scopes through the bootstrap admin API and returns a
 // client holding its token whose responses v validates.

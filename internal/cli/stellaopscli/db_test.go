@@ -20,24 +20,7 @@ import (
 
 // osvMirror lays out a mirror root holding osv/<Ecosystem>/all.zip, copies of two real bundled
 // OSV archives (the ones the server's Concelier tests use).
-func osvMirror(t *testing.T) string {
-	t.Helper()
-	root := t.TempDir()
-	for _, eco := range []string{"crates.io", "PSF-CPython"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "bundled", "osv", eco, "all.zip"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(root, "osv", eco)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "all.zip"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+func osvMirror(t *testing.T) string { return servertest.OSVMirror(t, "crates.io", "PSF-CPython") }
 
 // concelierEnv is a server whose Concelier reads OSV from a mirror and bundles trivy-db exports
 // offline, and a CLI logged in (on first use) as a client that may trigger and read jobs.

@@ -26,19 +26,13 @@ import (
 // broken/PSF-CPython/all.zip is a mirror whose archive is not a zip.
 func osvMirror(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("..", "..", "bundled", "osv", "PSF-CPython", "all.zip"))
-	if err != nil {
+	root := servertest.OSVMirror(t, "PSF-CPython")
+	d := filepath.Join(root, "broken", "PSF-CPython")
+	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for dir, content := range map[string][]byte{"osv": b, "broken": []byte("not a zip archive")} {
-		d := filepath.Join(root, dir, "PSF-CPython")
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "all.zip"), content, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(d, "all.zip"), []byte("not a zip archive"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return root
 }

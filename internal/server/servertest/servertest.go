@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -140,6 +141,28 @@ var bundledSnapshot = sync.OnceValues(func() (string, error) {
 	}
 	return p, nil
 })
+
+// OSVMirror lays out a Concelier mirror root holding osv/<ecosystem>/all.zip for each of
+// ecosystems, copies of the real bundled OSV archives: the osv source then runs offline
+// (concelier.mirrorRoot, concelier.sources.osv.mirror = <root>/osv).
+func OSVMirror(tb testing.TB, ecosystems ...string) string {
+	tb.Helper()
+	root := tb.TempDir()
+	for _, eco := range ecosystems {
+		b, err := fs.ReadFile(bundled.OSV(), eco+"/all.zip")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		dir := filepath.Join(root, "osv", eco)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "all.zip"), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return root
+}
 
 // BundledSnapshot is the path of the bundled snapshot's database file (built once).
 func BundledSnapshot() (string, error) { return bundledSnapshot() }
