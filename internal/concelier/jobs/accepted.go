@@ -52,8 +52,8 @@ func (r *Runner) Accept(ctx context.Context, kind, trigger string, params any, t
 var ErrLeaseExpired = errors.New("the run waited longer than its lease and another run of its kind started")
 
 // RunAccepted runs fn as the accepted run job: it renews the run's lease (recording the run as
-// failed with ErrLeaseExpired if another run took the kind), runs fn while renewing, records
-// the outcome as Run does and frees the lease. A run that already finished is returned as it
+// failed with ErrLeaseExpired if another run took the kind), runs fn while renewing, frees the
+// lease and records the outcome, as Run does. A run that already finished is returned as it
 // is. Running an unfinished run again (its first runner died) reuses its record.
 func (r *Runner) RunAccepted(ctx context.Context, job store.Job, fn func(ctx context.Context) (counts any, err error)) (store.Job, error) {
 	if job.Outcome != "" {
@@ -67,36 +67,7 @@ func (r *Runner) RunAccepted(ctx context.Context, job store.Job, fn func(ctx con
 	if !ok {
 		return r.finish(ctx, job, nil, fmt.Errorf("job %s: %w", job.Kind, ErrLeaseExpired))
 	}
-	defer r.st.ReleaseLock(context.WithoutCancel(ctx), job.Kind, holder)
-
-	runCtx, cancel := context.WithCancelCause(ctx)
-	renewed := make(chan struct{})
-	go func() { // renews the lease until the job ends; if it is lost, the job is stopped
-		defer close(renewed)
-		t := time.NewTicker(max(r.TTL/3, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-t.C:
-				if ok, err := r.st.AcquireLock(runCtx, job.Kind, holder, r.TTL); err == nil && !ok {
-					cancel(fmt.Errorf("job %s: lease lost to another runner", job.Kind))
-					return
-				}
-			}
-		}
-	}()
-	counts, ferr := fn(runCtx)
-	if ferr == nil {
-		ferr = context.Cause(runCtx) // a lost lease
-		if errors.Is(ferr, context.Canceled) && ctx.Err() == nil {
-			ferr = nil
-		}
-	}
-	cancel(nil)
-	<-renewed
-	return r.finish(ctx, job, counts, ferr)
+	return r.runHeld(ctx, job, holder, fn)
 }
 
 // Abandon records an accepted run that will not run as failed with reason, and frees its lease

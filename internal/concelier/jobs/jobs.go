@@ -41,6 +41,13 @@ func New(st store.Jobs, holder string) *Runner {
 // Run runs fn as a job of kind. counts, if fn returns any, are stored as JSON. The job record is
 // returned whatever the outcome; err is fn's error (or ErrBusy).
 func (r *Runner) Run(ctx context.Context, kind, trigger string, params any, fn func(ctx context.Context) (counts any, err error)) (store.Job, error) {
+	var pj json.RawMessage
+	if params != nil {
+		var err error
+		if pj, err = json.Marshal(params); err != nil {
+			return store.Job{}, fmt.Errorf("job %s: parameters: %w", kind, err)
+		}
+	}
 	ok, err := r.st.AcquireLock(ctx, kind, r.Holder, r.TTL)
 	if err != nil {
 		return store.Job{}, fmt.Errorf("job %s: %w", kind, err)
@@ -48,19 +55,27 @@ func (r *Runner) Run(ctx context.Context, kind, trigger string, params any, fn f
 	if !ok {
 		return store.Job{}, fmt.Errorf("job %s: %w", kind, ErrBusy)
 	}
-	// The lease is dropped with a fresh context: a cancelled run must still free its kind.
-	defer r.st.ReleaseLock(context.WithoutCancel(ctx), kind, r.Holder)
-
-	var pj json.RawMessage
-	if params != nil {
-		if pj, err = json.Marshal(params); err != nil {
-			return store.Job{}, fmt.Errorf("job %s: parameters: %w", kind, err)
-		}
-	}
 	job, err := r.st.StartJob(ctx, store.Job{Kind: kind, Trigger: trigger, Params: pj})
 	if err != nil {
+		_ = r.st.ReleaseLock(context.WithoutCancel(ctx), kind, r.Holder)
 		return store.Job{}, fmt.Errorf("job %s: %w", kind, err)
 	}
+	return r.runHeld(ctx, job, r.Holder, fn)
+}
+
+// runHeld runs fn as job while holder holds the kind's lease, renewing it (a lost lease stops
+// fn), then frees the lease and records the outcome, in that order: a caller who sees the run
+// finished may trigger the next run of the kind at once and must not find it still busy.
+func (r *Runner) runHeld(ctx context.Context, job store.Job, holder string, fn func(ctx context.Context) (counts any, err error)) (store.Job, error) {
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			// A fresh context: a cancelled run must still free its kind.
+			_ = r.st.ReleaseLock(context.WithoutCancel(ctx), job.Kind, holder)
+		}
+	}
+	defer release() // when fn panics
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	renewed := make(chan struct{})
@@ -73,8 +88,8 @@ func (r *Runner) Run(ctx context.Context, kind, trigger string, params any, fn f
 			case <-runCtx.Done():
 				return
 			case <-t.C:
-				if ok, err := r.st.AcquireLock(runCtx, kind, r.Holder, r.TTL); err == nil && !ok {
-					cancel(fmt.Errorf("job %s: lease lost to another runner", kind))
+				if ok, err := r.st.AcquireLock(runCtx, job.Kind, holder, r.TTL); err == nil && !ok {
+					cancel(fmt.Errorf("job %s: lease lost to another runner", job.Kind))
 					return
 				}
 			}
@@ -89,26 +104,6 @@ func (r *Runner) Run(ctx context.Context, kind, trigger string, params any, fn f
 	}
 	cancel(nil)
 	<-renewed
-
-	outcome, errText := store.OutcomeSucceeded, ""
-	switch {
-	case ferr != nil && ctx.Err() != nil:
-		outcome, errText = store.OutcomeCancelled, ferr.Error()
-	case ferr != nil:
-		outcome, errText = store.OutcomeFailed, ferr.Error()
-	}
-	var cj json.RawMessage
-	if counts != nil {
-		if b, err := json.Marshal(counts); err == nil {
-			cj = b
-		}
-	}
-	fctx := context.WithoutCancel(ctx)
-	if err := r.st.FinishJob(fctx, job.ID, outcome, cj, errText); err != nil {
-		return job, errors.Join(ferr, fmt.Errorf("job %s: recording the outcome: %w", kind, err))
-	}
-	if j, err := r.st.GetJob(fctx, job.ID); err == nil {
-		job = j
-	}
-	return job, ferr
+	release()
+	return r.finish(ctx, job, counts, ferr)
 }

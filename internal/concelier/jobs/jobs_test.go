@@ -104,3 +104,49 @@ func jsonEq(raw json.RawMessage, want string) bool {
 	bb, _ := json.Marshal(b)
 	return string(ab) == string(bb)
 }
+
+// finishObserver records, when a job's outcome is written, whether its kind could be taken by
+// another holder at that moment.
+type finishObserver struct {
+	*sqlitestore.Store
+	kindFree []bool
+}
+
+func (o *finishObserver) FinishJob(ctx context.Context, id string, outcome store.JobOutcome, counts json.RawMessage, errText string) error {
+	j, err := o.GetJob(ctx, id)
+	if err != nil {
+		return err
+	}
+	free, err := o.AcquireLock(ctx, j.Kind, "observer", time.Second)
+	if err != nil {
+		return err
+	}
+	if free {
+		_ = o.ReleaseLock(ctx, j.Kind, "observer")
+	}
+	o.kindFree = append(o.kindFree, free)
+	return o.Store.FinishJob(ctx, id, outcome, counts, errText)
+}
+
+// TestKindFreeOnceFinished: by the time a run's outcome is recorded (what a client polling
+// the job sees), its kind's lease is free, so the next trigger is not refused as busy.
+// (Over two replicas, a client that saw a trivy-db export succeed and at once asked for a
+// delta run was answered 409.)
+func TestKindFreeOnceFinished(t *testing.T) {
+	ctx := context.Background()
+	obs := &finishObserver{Store: openStore(t)}
+	r := jobs.New(obs, "runner")
+	if _, err := r.Run(ctx, "export:json", "cli", nil, func(context.Context) (any, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	job, err := r.Accept(ctx, "export:trivy-db", "api", nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.New(obs, "worker").RunAccepted(ctx, job, func(context.Context) (any, error) { return nil, errors.New("boom") }); err == nil {
+		t.Fatal("the run's error was lost")
+	}
+	if len(obs.kindFree) != 2 || !obs.kindFree[0] || !obs.kindFree[1] {
+		t.Fatalf("kind free when the outcome was recorded (Run, RunAccepted): %v", obs.kindFree)
+	}
+}
