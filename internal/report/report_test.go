@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
@@ -143,6 +144,57 @@ func TestCycloneDXReportIsValidAndLinked(t *testing.T) {
 		if !goID {
 			t.Errorf("%s: the GO- identifier is not among its references", v.ID)
 		}
+	}
+}
+
+// sarifValidator compiles the official OASIS SARIF 2.1.0 schema (testdata/PROVENANCE.md), with
+// formats such as uri asserted.
+func sarifValidator(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(id, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Our SARIF validates against the SARIF 2.1.0 schema, for a report with findings and for an
+// empty one; the validator is shown to refuse a log the schema forbids.
+func TestSARIFValidatesAgainstSchema(t *testing.T) {
+	schema := sarifValidator(t)
+	validate := func(b []byte) error {
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		return schema.Validate(v)
+	}
+	for name, res := range map[string]*scan.Result{"findings": result(t), "empty": {}} {
+		var buf bytes.Buffer
+		if err := report.Write(&buf, res, "sarif", report.Options{ToolVersion: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := validate(buf.Bytes()); err != nil {
+			t.Errorf("%s: our SARIF fails the 2.1.0 schema: %v", name, err)
+		}
+	}
+	if err := validate([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{}},"results":[{"level":"severe","message":{"text":"x"}}]}]}`)); err == nil {
+		t.Error("the validator accepts a log with no driver name and an unknown level")
 	}
 }
 
