@@ -41,6 +41,9 @@ const (
 	PredicateSPDX           = "https://spdx.dev/Document"
 	PredicateScanResult     = "https://stellaops.org/attestations/scan-result/v1"
 	PredicateSLSAProvenance = "https://slsa.dev/provenance/v1"
+	// PredicateOfflineKit: the subject is an Offline Update Kit bundle; the predicate names
+	// its bundleId and the sha256 of its manifest.
+	PredicateOfflineKit = "https://stellaops.org/attestations/offline-kit/v1"
 )
 
 // ErrInvalid is wrapped by every error about a statement's form or content.

@@ -171,6 +171,10 @@ func checkPredicate(st *ita.Statement) error {
 	case PredicateSLSAProvenance:
 		_, err := provenanceOf(st)
 		return err
+	case PredicateOfflineKit:
+		if str("bundleId") == "" || len(str("manifestSha256")) != 64 {
+			return fmt.Errorf("bundleId %.80q, manifestSha256 %.80q: not an offline kit predicate", str("bundleId"), str("manifestSha256"))
+		}
 	default:
 		return fmt.Errorf("unknown predicate type")
 	}

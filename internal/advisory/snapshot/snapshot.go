@@ -280,6 +280,14 @@ func (s *Snapshot) ForEach(fn func(*advisory.Advisory) error) error {
 	})
 }
 
+// ForEachRaw calls fn with each advisory's stored canonical JSON, in ID order: the bytes the
+// content digest is computed over. fn must not keep raw past its return.
+func (s *Snapshot) ForEachRaw(fn func(raw []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAdvisory).ForEach(func(_, v []byte) error { return fn(v) })
+	})
+}
+
 // ContentDigest is the snapshot digest of advisories: sha256 over each advisory's canonical JSON
 // followed by a newline, in ID order.
 func ContentDigest(advs []*advisory.Advisory, canonical func(*advisory.Advisory) ([]byte, error)) (string, error) {

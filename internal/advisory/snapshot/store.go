@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stellaops/stellaops/internal/advisory"
+	"github.com/stellaops/stellaops/internal/atomicfile"
 )
 
 // ErrNoSnapshot is returned when a store has no published snapshot yet.
@@ -54,6 +55,19 @@ func (st *Store) PublishEncoded(ctx context.Context, advs []*advisory.Advisory, 
 	return st.publish(func(tmp string) (Meta, error) { return BuildEncoded(ctx, tmp, advs, canon, sources, created) })
 }
 
+// PublishEncodedIf is PublishEncoded that makes the snapshot current only when check accepts
+// its metadata (an imported kit's snapshot must have the digest its signed manifest names);
+// otherwise nothing changes and check's error is returned.
+func (st *Store) PublishEncodedIf(ctx context.Context, advs []*advisory.Advisory, canon [][]byte, sources []SourceInfo, created time.Time, check func(Meta) error) (Meta, error) {
+	return st.publish(func(tmp string) (Meta, error) {
+		meta, err := BuildEncoded(ctx, tmp, advs, canon, sources, created)
+		if err == nil {
+			err = check(meta)
+		}
+		return meta, err
+	})
+}
+
 func (st *Store) publish(build func(tmp string) (Meta, error)) (Meta, error) {
 	tmp := filepath.Join(st.dir, fmt.Sprintf(".build-%d.db", time.Now().UnixNano()))
 	defer os.Remove(tmp)
@@ -68,7 +82,7 @@ func (st *Store) publish(build func(tmp string) (Meta, error)) (Meta, error) {
 			return Meta{}, fmt.Errorf("publish snapshot: %w", err)
 		}
 	}
-	if err := writeAtomic(filepath.Join(st.dir, "current"), []byte(hexd+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(st.dir, "current"), []byte(hexd+"\n"), 0o644); err != nil {
 		return Meta{}, fmt.Errorf("publish snapshot: %w", err)
 	}
 	return meta, nil
@@ -97,22 +111,4 @@ func (st *Store) Current() (*Snapshot, error) {
 		return nil, err
 	}
 	return Open(p)
-}
-
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(b)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-	}
-	return werr
 }
