@@ -3,6 +3,7 @@ package offlinekit
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
+	"github.com/stellaops/stellaops/internal/atomicfile"
 	"github.com/stellaops/stellaops/internal/attest"
 	"github.com/stellaops/stellaops/internal/canonjson"
 	"github.com/stellaops/stellaops/internal/signing"
@@ -166,11 +168,11 @@ func Build(ctx context.Context, root string, snap *snapshot.Snapshot, signer Sig
 		s := sha256.Sum256(b)
 		d.Files = append(d.Files, File{Role: f.role, Name: f.name, SHA256: hex.EncodeToString(s[:]), Size: int64(len(b))})
 	}
-	db, err := json.MarshalIndent(d, "", "  ")
+	db, err := d.encode()
 	if err != nil {
 		return nil, fmt.Errorf("offline kit: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, DescriptorName), append(db, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, DescriptorName), db, 0o644); err != nil {
 		return nil, fmt.Errorf("offline kit: %w", err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -181,6 +183,27 @@ func Build(ctx context.Context, root string, snap *snapshot.Snapshot, signer Sig
 		return nil, fmt.Errorf("offline kit: publishing %s: %w", id, err)
 	}
 	return d, nil
+}
+
+// LatestName is the file, beside the published kits, holding the latest kit's descriptor.
+const LatestName = "latest.json"
+
+// WriteLatest makes d the latest kit published under root, unless it already is.
+func WriteLatest(root string, d *Descriptor) error {
+	b, err := d.encode()
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(root, LatestName)
+	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	return atomicfile.Write(p, b, 0o644)
+}
+
+func (d *Descriptor) encode() ([]byte, error) {
+	b, err := json.MarshalIndent(d, "", "  ")
+	return append(b, '\n'), err
 }
 
 // ReadDescriptor reads the descriptor of the kit published in dir.

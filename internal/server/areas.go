@@ -7,10 +7,11 @@ import (
 
 	"github.com/stellaops/stellaops/internal/policy"
 	"github.com/stellaops/stellaops/internal/scan"
+	"github.com/stellaops/stellaops/internal/signing"
 )
 
 // Services one area offers another, set by the owning area's mount function (mount runs
-// policy first, then scans, reports, runtime, concelier) and nil until then. They are
+// policy first, then scans, reports, runtime, concelier, offline-kit) and nil until then. They are
 // functions rather than packages so that areas depend on a contract, not on each other's
 // stores.
 type areaServices struct {
@@ -23,6 +24,8 @@ type areaServices struct {
 	// imageEvidence returns what is known about an image digest for runtime verdicts: the
 	// latest report, signatures, SBOM referrers, attestations (set by reports).
 	imageEvidence func(ctx context.Context, imageDigest string) (ImageEvidence, error)
+	// signingKeys are the report signing keys, which also sign offline kits (set by reports).
+	signingKeys signing.KeyProvider
 }
 
 // Errors of the area services.

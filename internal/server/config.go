@@ -27,6 +27,8 @@ type Config struct {
 	Runtime   RuntimeConfig   `json:"runtime"`
 	Signing   SigningConfig   `json:"signing"`
 	Concelier ConcelierConfig `json:"concelier"`
+	// OfflineKit is the Offline Update Kit area's (mount_offlinekit.go).
+	OfflineKit OfflineKitConfig `json:"offlineKit"`
 }
 
 // ScannerConfig is Scanner.WebService's and the worker's: the feature switches here, the scan
@@ -123,6 +125,7 @@ func Defaults() Config {
 	c.Policy.defaults()
 	c.Runtime.defaults()
 	c.Signing.defaults()
+	c.OfflineKit.defaults()
 	c.Concelier.defaults()
 	return c
 }
@@ -168,7 +171,7 @@ func (c *Config) Validate() error {
 	if c.Quota.TokenDailyLimit < 0 || c.Quota.AnonymousDailyLimit < 0 || c.Quota.HardLimit < 0 {
 		errs = append(errs, errors.New("quota limits must not be negative"))
 	}
-	errs = append(errs, c.Scanner.ScanConfig.validate(), c.Policy.validate(), c.Runtime.validate(), c.Signing.validate(), c.Concelier.validate())
+	errs = append(errs, c.Scanner.ScanConfig.validate(), c.Policy.validate(), c.Runtime.validate(), c.Signing.validate(), c.Concelier.validate(), c.OfflineKit.validate())
 	return errors.Join(errs...)
 }
 

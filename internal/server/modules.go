@@ -21,6 +21,7 @@ func (s *Server) mount(ctx context.Context) error {
 		{"reports", s.mountReports},
 		{"runtime", s.mountRuntime},
 		{"concelier", s.mountConcelier},
+		{"offline-kit", s.mountOfflineKit},
 	} {
 		if err := m.fn(ctx); err != nil {
 			return fmt.Errorf("server: %s: %w", m.name, err)

@@ -216,6 +216,7 @@ func (s *Server) mountReports(ctx context.Context) error {
 		return err
 	}
 	s.areas.imageEvidence = a.imageEvidence
+	s.areas.signingKeys = a.keys
 	for _, r := range a.routes() {
 		if err := s.API.Handle(r); err != nil {
 			return err
