@@ -152,9 +152,9 @@ func Build(ctx context.Context, root string, snap *snapshot.Snapshot, signer Sig
 		env        *signing.Envelope
 		raw        []byte
 	}{
-		{RoleManifest, ManifestName, nil, mb},
+		{RoleManifest, id + "." + ManifestName, nil, mb},
 		{RoleBundleSignature, bundleName + ".sig", benv, nil},
-		{RoleManifestSignature, ManifestName + ".sig", menv, nil},
+		{RoleManifestSignature, id + "." + ManifestName + ".sig", menv, nil},
 	} {
 		b := f.raw
 		if f.env != nil {

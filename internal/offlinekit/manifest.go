@@ -10,11 +10,13 @@
 // so the component's sha256 is the snapshot digest, and an import rebuilds a snapshot that must
 // have that digest.
 //
-// Beside the bundle a kit is published with a copy of the manifest and two DSSE envelopes:
+// Beside the bundle a kit is published with a copy of the manifest,
+// <bundleId>.offline-manifest.json (named after the kit, so that kits can share a directory),
+// and two DSSE envelopes:
 //   - <bundleId>.tgz.sig signs an in-toto statement whose subject is the bundle (name and
 //     sha256) and whose predicate (PredicateOfflineKit) names the bundleId and the manifest's
 //     sha256;
-//   - offline-manifest.json.sig signs the manifest bytes themselves.
+//   - <bundleId>.offline-manifest.json.sig signs the manifest bytes themselves.
 //
 // A kit is built deterministically from a snapshot: the same snapshot and signing key give
 // byte-identical files, so replicas that build the same kit at once agree.

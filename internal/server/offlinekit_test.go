@@ -12,39 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/stellaops/stellaops/internal/advisory"
-	"github.com/stellaops/stellaops/internal/advisory/snapshot"
 	"github.com/stellaops/stellaops/internal/api/apitest"
 	"github.com/stellaops/stellaops/internal/authority"
-	"github.com/stellaops/stellaops/internal/bundled"
 	"github.com/stellaops/stellaops/internal/server"
 	"github.com/stellaops/stellaops/internal/server/servertest"
 	"github.com/stellaops/stellaops/pkg/client"
 )
-
-// goOnlyDataDir is a data directory whose current snapshot holds only the bundled Go
-// advisories: a connected site whose feeds differ from what a fresh install ships with.
-func goOnlyDataDir(t *testing.T) (string, string) {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	res, err := advisory.LoadOSVFS(ctx, "osv:Go", bundled.OSV(), "Go/all.zip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := snapshot.OpenStore(filepath.Join(dir, "snapshots"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := st.Publish(ctx, res.Advisories, []snapshot.SourceInfo{{Name: "osv:Go", Documents: res.Documents, Advisories: len(res.Advisories)}},
-		time.Date(2026, 11, 21, 4, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, meta.Digest
-}
 
 // rawToken mints a client with scopes and returns its access token.
 func rawToken(t *testing.T, url string, admin *client.Client, id string, scopes ...string) string {
@@ -96,7 +70,7 @@ func TestOfflineKitEndToEnd(t *testing.T) {
 	hc := &http.Client{Transport: v.Transport(t, http.DefaultTransport, apitest.Options{})}
 
 	// Site A, connected.
-	aData, aDigest := goOnlyDataDir(t)
+	aData, aDigest := servertest.EcosystemDataDir(t, "Go")
 	cfg := baseConfig()
 	cfg.Quota.RatePerSecond = -1
 	a := start(t, cfg, server.Options{DataDir: aData})

@@ -110,6 +110,7 @@ func command(g *globals) *cobra.Command {
 	root.AddCommand(configCommand(g))
 	root.AddCommand(runtimeCommand(g))
 	root.AddCommand(scannerCommand(g))
+	root.AddCommand(offlineCommand(g))
 	addScanUpload(root, g)
 	return root
 }

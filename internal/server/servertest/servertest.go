@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
 	"github.com/stellaops/stellaops/internal/bundled"
 	"github.com/stellaops/stellaops/internal/scan"
@@ -194,4 +195,27 @@ func SnapshotDataDir(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	return data
+}
+
+// EcosystemDataDir is a new data directory whose current snapshot holds only the bundled OSV
+// advisories of ecosystem ("Go"), captured at a fixed time: a site whose feeds differ from what
+// a fresh install ships with. It returns the directory and the snapshot's digest.
+func EcosystemDataDir(tb testing.TB, ecosystem string) (string, string) {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	res, err := advisory.LoadOSVFS(ctx, "osv:"+ecosystem, bundled.OSV(), ecosystem+"/all.zip")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := snapshot.OpenStore(filepath.Join(dir, "snapshots"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	meta, err := st.Publish(ctx, res.Advisories, []snapshot.SourceInfo{{Name: "osv:" + ecosystem, Documents: res.Documents, Advisories: len(res.Advisories)}},
+		time.Date(2026, 11, 21, 4, 0, 0, 0, time.UTC))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir, meta.Digest
 }
