@@ -134,6 +134,9 @@ func TestOfflineKitPullImportStatus(t *testing.T) {
 		t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, _ = b.run("offline", "kit", "status")
+	if code != 0 {
+		t.Errorf("status: exit %d", code)
+	}
 	for _, want := range []string{"Bundle:", md.BundleID, "Kind:", "full", "Captured:", "2026-11-21T04:00:00Z", "Imported:", "Snapshot:", aDigest,
 		"Component:", "advisories " + aDigest} {
 		if !strings.Contains(out, want) {
