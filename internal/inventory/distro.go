@@ -27,8 +27,12 @@ func (d Distro) IsZero() bool { return d.ID == "" && d.VersionID == "" && d.Code
 // ID alone when the version is unknown.
 func (d Distro) String() string {
 	switch {
+	case d.ID == "" && d.VersionID != "":
+		// A release without a known distribution (an rpm purl's bare distro=8): kept, so that
+		// writing and reading it back loses nothing.
+		return d.VersionID
 	case d.ID == "":
-		return ""
+		return d.Codename
 	case d.VersionID != "":
 		return d.ID + "-" + d.VersionID
 	case d.Codename != "":

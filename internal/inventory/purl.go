@@ -160,7 +160,13 @@ func FromPURL(s string) (Component, error) {
 	case EcosystemDeb, EcosystemAPK, EcosystemRPM:
 		c.Name = p.Name
 		c.Arch = q["arch"]
-		c.Distro = ParseDistroQualifier(q["distro"], p.Namespace)
+		// A deb or apk purl without a vendor is read as the vendor PackageURL writes for it, so
+		// that a component read from one and written again is the same component.
+		ns := p.Namespace
+		if ns == "" {
+			ns = osNamespace(c.Ecosystem, "")
+		}
+		c.Distro = ParseDistroQualifier(q["distro"], ns)
 		if c.Ecosystem == EcosystemRPM || q["epoch"] != "" {
 			_, rest := splitEpoch(c.Version)
 			if e, _ := splitEpoch(c.Version); e == "" {

@@ -145,3 +145,24 @@ func TestDedupeMergesAndSorts(t *testing.T) {
 		t.Errorf("Dedupe (-want +got):\n%s", diff)
 	}
 }
+
+// Purls without a vendor, or with a bare release, survive being read and written again (the
+// SBOM round-trip fuzzer found "pkg:apk/zlib@…?distro=3.22.0" losing its release).
+func TestPURLWithoutVendorRoundTrips(t *testing.T) {
+	for s, want := range map[string]Distro{
+		"pkg:apk/zlib@1.2.12-r1?distro=3.22.0": {ID: "alpine", VersionID: "3.22.0"},
+		"pkg:deb/zlib@1.2?distro=12":           {ID: "debian", VersionID: "12"},
+		"pkg:apk/zlib@1.2":                     {ID: "alpine"},
+		"pkg:rpm/zlib@1.2-3?distro=8":          {VersionID: "8"},
+	} {
+		c, err := FromPURL(s)
+		if err != nil || c.Distro != want {
+			t.Errorf("%s: distro %+v (%v), want %+v", s, c.Distro, err, want)
+			continue
+		}
+		again, err := FromPURL(c.PackageURL())
+		if err != nil || again.Distro != want {
+			t.Errorf("%s → %s: distro %+v (%v), want %+v", s, c.PackageURL(), again.Distro, err, want)
+		}
+	}
+}
