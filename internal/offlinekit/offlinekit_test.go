@@ -316,3 +316,28 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkImport: verifying and installing a kit of the bundled Go advisories.
+func BenchmarkImport(b *testing.B) {
+	snap, _ := source(b)
+	kr := key(b, "vendor-1")
+	p := build(b, snap, kr)
+	b.SetBytes(int64(len(p.files[offlinekit.RoleBundle])))
+	for b.Loop() {
+		im, _ := importer(b, kr)
+		if _, _, err := im.Import(context.Background(), request(p)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuild: building and signing the kit of the bundled Go advisories.
+func BenchmarkBuild(b *testing.B) {
+	snap, _ := source(b)
+	kr := key(b, "vendor-1")
+	for b.Loop() {
+		if _, err := offlinekit.Build(context.Background(), b.TempDir(), snap, kr, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
