@@ -47,12 +47,17 @@ func scanCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "scan", Short: "Run scans and manage their results"}
 	var f scanRunFlags
 	run := &cobra.Command{
-		Use:   "run --target <image.tar | oci-dir | registry-ref | rootfs-dir | sbom> [--runner self] [-- scanner-args...]",
+		Use:   "run --target <image.tar | oci-dir | registry-ref | rootfs-dir | sbom> [--runner docker|dotnet|self] [--entry E] [-- scanner-args...]",
 		Short: "Execute the scanner against a target, writing results into ResultsDirectory",
 		Long: `Execute the scanner against a target and write the result into ResultsDirectory, with a
-scan-run-*.json metadata envelope (runner, arguments, timing). The self runner scans in process
-against the advisory snapshot in the data directory; on first use it builds that snapshot from the
-advisory data bundled with StellaOps (OSV records for Go, PyPI, crates.io, AlmaLinux and CPython).
+scan-run-*.json metadata envelope (runner, arguments, timing, and an external scanner's standard
+error). The self runner scans in process against the advisory snapshot in the data directory; on
+first use it builds that snapshot from the advisory data bundled with StellaOps (OSV records for
+Go, PyPI, crates.io, AlmaLinux and CPython). The docker runner runs the scanner image --entry
+with the target directory mounted read-only at /src ('docker run --rm --network none -v
+<target>:/src:ro <entry> [scanner-args...]'); the dotnet runner runs 'dotnet <entry> --target
+<target> [scanner-args...]'. Their scanner writes its result (an SBOM or a scan result) to
+standard output, which becomes the artefact; their exit code is this command's.
 When StellaOps:BackendUrl is set and the run succeeds (exit code 0), the artefact is uploaded to
 the server (POST /scan) unless --no-upload; a failed upload is a warning, and
 ` + "`stellaops-cli scan upload --file <scan-run-*.json>`" + ` retries it.`,
@@ -93,21 +98,25 @@ the server (POST /scan) unless --no-upload; a failed upload is a warning, and
 
 // runMetadata is the scan-run-*.json envelope: what ran, how, how long, and where the artefact is.
 type runMetadata struct {
-	SchemaVersion string         `json:"schemaVersion"`
-	Runner        string         `json:"runner"`
-	Arguments     []string       `json:"arguments"`
-	Target        string         `json:"target"`
-	StartedAt     time.Time      `json:"startedAt"`
-	FinishedAt    time.Time      `json:"finishedAt"`
-	DurationMs    int64          `json:"durationMs"`
-	ExitCode      int            `json:"exitCode"`
-	Error         string         `json:"error,omitempty"`
-	Artefact      *artefactRef   `json:"artefact,omitempty"`
-	Snapshot      string         `json:"snapshot,omitempty"`
-	Summary       *match.Summary `json:"summary,omitempty"`
-	Policy        *policyRef     `json:"policy,omitempty"`
-	Report        *artefactRef   `json:"report,omitempty"`
-	Tool          string         `json:"tool"`
+	SchemaVersion string    `json:"schemaVersion"`
+	Runner        string    `json:"runner"`
+	Arguments     []string  `json:"arguments"`
+	Target        string    `json:"target"`
+	StartedAt     time.Time `json:"startedAt"`
+	FinishedAt    time.Time `json:"finishedAt"`
+	DurationMs    int64     `json:"durationMs"`
+	ExitCode      int       `json:"exitCode"`
+	Error         string    `json:"error,omitempty"`
+	// Stderr is the tail of an external scanner's standard error (its standard output is the
+	// artefact).
+	Stderr          string         `json:"stderr,omitempty"`
+	StderrTruncated bool           `json:"stderrTruncated,omitempty"`
+	Artefact        *artefactRef   `json:"artefact,omitempty"`
+	Snapshot        string         `json:"snapshot,omitempty"`
+	Summary         *match.Summary `json:"summary,omitempty"`
+	Policy          *policyRef     `json:"policy,omitempty"`
+	Report          *artefactRef   `json:"report,omitempty"`
+	Tool            string         `json:"tool"`
 }
 
 // policyRef is what the run's policy decided, in the scan-run envelope.
@@ -132,8 +141,10 @@ func runScan(ctx context.Context, g *globals, f *scanRunFlags, extra []string) e
 		return cli.Usagef("unknown --format %q (want %s)", f.format, strings.Join(report.Formats, ", "))
 	}
 	if f.runner != "self" {
-		// The container and .NET runners arrive with the scanner download command.
-		return cli.Usagef("--runner %s is not available in this build; use --runner self", f.runner)
+		if f.deciding() {
+			return cli.Usagef("--policy-file, --vex and --report need --runner self")
+		}
+		return runExternal(ctx, g, f, extra)
 	}
 	now := clock(g.env)
 	meta := &runMetadata{SchemaVersion: "stellaops.scan-run/v1", Runner: f.runner, Target: f.target,

@@ -223,7 +223,9 @@ func TestScanRunErrors(t *testing.T) {
 	}{
 		{[]string{"scan", "run"}, 2, "--target is required"},
 		{[]string{"scan", "run", "--target", alpine, "-f", "html"}, 2, `unknown --format "html"`},
-		{[]string{"scan", "run", "--target", alpine, "--runner", "docker"}, 2, "--runner docker is not available"},
+		{[]string{"scan", "run", "--target", alpine, "--runner", "docker"}, 2, "--runner docker needs --entry"},
+		{[]string{"scan", "run", "--target", alpine, "--runner", "docker", "--entry", "img"}, 2, "the docker runner scans a directory"},
+		{[]string{"scan", "run", "--target", alpine, "--runner", "podman"}, 2, `--runner "podman": want docker, dotnet or self`},
 	}
 	for _, c := range cases {
 		code, _, stderr := run(t, t.TempDir(), c.args...)

@@ -150,6 +150,13 @@ func runArtefact(ctx context.Context, path string, b []byte) (artefact, error) {
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != meta.Artefact.Digest {
 		return artefact{}, fmt.Errorf("artefact %s is %s, but %s recorded %s: it changed since the run", p, got, path, meta.Artefact.Digest)
 	}
+	var doc struct {
+		SchemaVersion string `json:"schemaVersion"`
+	}
+	if json.Unmarshal(res, &doc) != nil || doc.SchemaVersion != scan.SchemaVersion {
+		// An external scanner's output (an SBOM): sent as it is, the server detects its format.
+		return artefact{body: res, what: "artefact " + p}, nil
+	}
 	return resultArtefact(ctx, p, res)
 }
 
