@@ -99,24 +99,9 @@ func (s *Server) mountOfflineKit(ctx context.Context) error {
 	}
 	trusted := s.areas.signingKeys
 	if len(c.TrustedKeys) > 0 {
-		ids := make([]string, 0, len(c.TrustedKeys))
-		for id := range c.TrustedKeys {
-			ids = append(ids, id)
+		if trusted, err = trustedKeyring(ctx, "offlineKit.trustedKeys", c.TrustedKeys); err != nil {
+			return err
 		}
-		slices.Sort(ids)
-		vs := make([]signing.Verifier, 0, len(ids))
-		for _, id := range ids {
-			v, err := signing.LoadVerifierFile(ctx, c.TrustedKeys[id], id, "")
-			if err != nil {
-				return fmt.Errorf("offlineKit.trustedKeys[%s]: %w", id, err)
-			}
-			vs = append(vs, v)
-		}
-		kr, err := signing.NewKeyring(nil, vs...)
-		if err != nil {
-			return fmt.Errorf("offlineKit.trustedKeys: %w", err)
-		}
-		trusted = kr
 	}
 	now := s.opts.Now
 	if now == nil {

@@ -353,26 +353,34 @@ func (a *reportsArea) openKeys(ctx context.Context) error {
 
 	a.release = a.keys
 	if len(a.cfg.ReleaseKeys) > 0 {
-		ids := make([]string, 0, len(a.cfg.ReleaseKeys))
-		for id := range a.cfg.ReleaseKeys {
-			ids = append(ids, id)
+		if a.release, err = trustedKeyring(ctx, "signing.releaseKeys", a.cfg.ReleaseKeys); err != nil {
+			return err
 		}
-		slices.Sort(ids)
-		vs := make([]signing.Verifier, 0, len(ids))
-		for _, id := range ids {
-			v, err := signing.LoadVerifierFile(ctx, a.cfg.ReleaseKeys[id], id, "")
-			if err != nil {
-				return fmt.Errorf("signing.releaseKeys[%s]: %w", id, err)
-			}
-			vs = append(vs, v)
-		}
-		rk, err := signing.NewKeyring(nil, vs...)
-		if err != nil {
-			return fmt.Errorf("signing.releaseKeys: %w", err)
-		}
-		a.release = rk
 	}
 	return nil
+}
+
+// trustedKeyring is a verify-only keyring of public key files by key id (a configuration
+// section's keyId: path map, named by key in errors).
+func trustedKeyring(ctx context.Context, key string, files map[string]string) (*signing.Keyring, error) {
+	ids := make([]string, 0, len(files))
+	for id := range files {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	vs := make([]signing.Verifier, 0, len(ids))
+	for _, id := range ids {
+		v, err := signing.LoadVerifierFile(ctx, files[id], id, "")
+		if err != nil {
+			return nil, fmt.Errorf("%s[%s]: %w", key, id, err)
+		}
+		vs = append(vs, v)
+	}
+	kr, err := signing.NewKeyring(nil, vs...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return kr, nil
 }
 
 // tlogSigner lets the log sign tree heads through the signing package's key: pure Ed25519
