@@ -131,6 +131,28 @@ func Load(o Options) (Config, config.Sources, error) {
 	return cfg, src, nil
 }
 
+// Lazy loads a command line's configuration on first use and keeps the outcome, error included,
+// for the commands that ask again.
+type Lazy struct {
+	done bool
+	cfg  *Config
+	err  error
+}
+
+// Load returns the configuration of environ and configDir (see LoadCommandLine), loading it once.
+func (l *Lazy) Load(environ []string, configDir string) (*Config, error) {
+	if !l.done {
+		l.done = true
+		cfg, _, err := LoadCommandLine(environ, configDir)
+		if err != nil {
+			l.err = err
+		} else {
+			l.cfg = &cfg
+		}
+	}
+	return l.cfg, l.err
+}
+
 // LoadCommandLine is Load for a command line: its environment and its --config-dir (empty
 // means the default directories). A failure is a usage error (exit code 2).
 func LoadCommandLine(environ []string, configDir string) (Config, config.Sources, error) {

@@ -26,24 +26,13 @@ type globals struct {
 	env        func(string) string
 	log        *slog.Logger
 
-	cfg    *clientcfg.Config
-	cfgErr error
+	cfg clientcfg.Lazy
 }
 
 // config is the client configuration (spec §3 template), loaded on first use: environment >
 // appsettings.json > appsettings.local.json > appsettings.yaml > appsettings.local.yaml >
 // defaults, the files from --config-dir, else the working directory and the binary's.
-func (g *globals) config() (*clientcfg.Config, error) {
-	if g.cfg == nil && g.cfgErr == nil {
-		cfg, _, err := clientcfg.LoadCommandLine(g.io.Environ, g.configDir)
-		if err != nil {
-			g.cfgErr = err
-		} else {
-			g.cfg = &cfg
-		}
-	}
-	return g.cfg, g.cfgErr
-}
+func (g *globals) config() (*clientcfg.Config, error) { return g.cfg.Load(g.io.Environ, g.configDir) }
 
 // backend is a client of the configured server, authenticated as the configuration says.
 func (g *globals) backend() (*client.Client, error) {
