@@ -247,17 +247,7 @@ func concelierWalkthrough(t *testing.T, topo topology) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	started, release, cliDone := make(chan store.Job, 1), make(chan struct{}), make(chan error, 1)
-	go func() {
-		_, err := jobs.New(st, "cli-host:4242").Run(ctx, "merge:reconcile", "cli:ops", nil, func(context.Context) (any, error) {
-			running, _ := st.ListJobs(ctx, "merge:reconcile", 1)
-			started <- running[0]
-			<-release
-			return nil, nil
-		})
-		cliDone <- err
-	}()
-	holding := <-started
+	holding, release := servertest.HoldJobLease(t, st, "merge:reconcile")
 	before, _ := cli.ConcelierJobs(ctx, "", 200, "")
 	_, err = cli.TriggerConcelierJob(ctx, "merge:reconcile", client.ConcelierTrigger{})
 	var ce *client.Error
@@ -267,8 +257,7 @@ func concelierWalkthrough(t *testing.T, topo topology) {
 	if after, _ := cli.ConcelierJobs(ctx, "", 200, ""); len(after.Jobs) != len(before.Jobs) {
 		t.Errorf("a refused trigger was recorded: %d → %d runs", len(before.Jobs), len(after.Jobs))
 	}
-	close(release)
-	if err := <-cliDone; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	// The CLI's run is listed with the API's.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/stellaops/stellaops/internal/authority"
-	"github.com/stellaops/stellaops/internal/concelier/jobs"
 	"github.com/stellaops/stellaops/internal/concelier/store"
 	"github.com/stellaops/stellaops/internal/concelier/store/sqlitestore"
 	"github.com/stellaops/stellaops/internal/server"
@@ -131,20 +130,9 @@ func TestDBErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	started, release, done := make(chan store.Job, 1), make(chan struct{}), make(chan error, 1)
-	go func() {
-		_, err := jobs.New(st, "cli-host:4242").Run(ctx, "merge:reconcile", "cli:ops", nil, func(context.Context) (any, error) {
-			running, _ := st.ListJobs(ctx, "merge:reconcile", 1)
-			started <- running[0]
-			<-release
-			return nil, nil
-		})
-		done <- err
-	}()
-	holding := <-started
+	holding, release := servertest.HoldJobLease(t, st, "merge:reconcile")
 	code, _, stderr = e.run("db", "merge", "--wait")
-	close(release)
-	if err := <-done; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	if code != 1 {

@@ -21,6 +21,8 @@ import (
 	"github.com/stellaops/stellaops/internal/advisory"
 	"github.com/stellaops/stellaops/internal/advisory/snapshot"
 	"github.com/stellaops/stellaops/internal/bundled"
+	"github.com/stellaops/stellaops/internal/concelier/jobs"
+	"github.com/stellaops/stellaops/internal/concelier/store"
 	"github.com/stellaops/stellaops/internal/scan"
 	"github.com/stellaops/stellaops/internal/server"
 )
@@ -218,4 +220,23 @@ func EcosystemDataDir(tb testing.TB, ecosystem string) (string, string) {
 		tb.Fatal(err)
 	}
 	return dir, meta.Digest
+}
+
+// HoldJobLease starts a run of kind on st, as `stellaops concelier run` would, and holds its
+// lease until release is called; release returns the run's error. It returns once the run is
+// recorded, with its record.
+func HoldJobLease(tb testing.TB, st store.Store, kind string) (holding store.Job, release func() error) {
+	tb.Helper()
+	ctx := context.Background()
+	started, stop, done := make(chan store.Job, 1), make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := jobs.New(st, "cli-host:4242").Run(ctx, kind, "cli:ops", nil, func(context.Context) (any, error) {
+			running, _ := st.ListJobs(ctx, kind, 1)
+			started <- running[0]
+			<-stop
+			return nil, nil
+		})
+		done <- err
+	}()
+	return <-started, func() error { close(stop); return <-done }
 }
