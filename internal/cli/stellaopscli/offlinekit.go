@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -132,41 +131,10 @@ func (g *globals) kitSource(ctx context.Context) (base, token string, err error)
 	if cfg.BackendURL == "" {
 		return "", "", cli.Usagef("no kit source: set StellaOps:Offline:KitMirror (env STELLAOPS_OFFLINE_MIRROR_URL) or StellaOps:BackendUrl (env STELLAOPS_BACKEND_URL)")
 	}
-	token = cfg.APIKey
-	if token == "" && cfg.Authority.ClientID != "" {
-		t, _, err := cfg.Login(ctx, false, time.Now())
-		if err != nil {
-			return "", "", err
-		}
-		token = t.AccessToken
+	if token, err = bearer(ctx, cfg); err != nil {
+		return "", "", err
 	}
 	return strings.TrimRight(cfg.BackendURL, "/") + "/api/offline-kit/", token, nil
-}
-
-func kitRequest(ctx context.Context, u, token string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, &permanentError{err}
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("User-Agent", "stellaops-cli/"+buildinfo.Get().Version)
-	return req, nil
-}
-
-// httpStatusError is a non-2xx answer: 4xx (but 429) are permanent.
-func httpStatusError(u string, resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	msg := fmt.Sprintf("GET %s: %s", u, resp.Status)
-	var p struct{ Detail string }
-	if json.Unmarshal(body, &p) == nil && p.Detail != "" {
-		msg += ": " + p.Detail
-	}
-	if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
-		return &permanentError{errors.New(msg)}
-	}
-	return errors.New(msg)
 }
 
 func (g *globals) kitDescriptor(ctx context.Context, base, token, id string) (*client.OfflineKitDescriptor, string, error) {
@@ -177,7 +145,7 @@ func (g *globals) kitDescriptor(ctx context.Context, base, token, id string) (*c
 		}
 		u = base + "bundles/" + id + "/descriptor.json"
 	}
-	req, err := kitRequest(ctx, u, token)
+	req, err := artifactRequest(ctx, u, token)
 	if err != nil {
 		return nil, u, err
 	}
@@ -284,23 +252,12 @@ func (g *globals) pullFile(ctx context.Context, u, token, dst string, want clien
 	}
 	const attempts = 3
 	resumed := false
-	for attempt := 1; ; attempt++ {
+	if n, err := g.retry(ctx, attempts, f.backoff, "offline kit download of "+filepath.Base(dst)+" failed; retrying from where it stopped", func() error {
 		r, err := fetchRange(ctx, u, token, partial, want)
 		resumed = resumed || r
-		if err == nil {
-			break
-		}
-		var perm *permanentError
-		if errors.As(err, &perm) || attempt >= attempts || ctx.Err() != nil {
-			return "", fmt.Errorf("attempt %d of %d: %w", attempt, attempts, err)
-		}
-		delay := f.backoff << (attempt - 1)
-		g.log.Warn("offline kit download failed; retrying from where it stopped", "file", filepath.Base(dst), "attempt", attempt, "delay", delay.String(), "error", err)
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(delay):
-		}
+		return err
+	}); err != nil {
+		return "", fmt.Errorf("attempt %d of %d: %w", n, attempts, err)
 	}
 	sum, err := fileSHA256(partial)
 	if err != nil {
@@ -333,7 +290,7 @@ func fetchRange(ctx context.Context, u, token, partial string, want client.Offli
 	if have == want.Size && have > 0 {
 		return true, nil
 	}
-	req, err := kitRequest(ctx, u, token)
+	req, err := artifactRequest(ctx, u, token)
 	if err != nil {
 		return false, err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/stellaops/stellaops/internal/buildinfo"
 	"github.com/stellaops/stellaops/internal/cli"
+	"github.com/stellaops/stellaops/internal/cli/clientcfg"
 )
 
 // scannerArtifactPath is where the backend serves scanner bundles, by channel.
@@ -105,13 +106,9 @@ func (g *globals) scannerDownload(ctx context.Context, f *scannerDownloadFlags) 
 			return cli.Usagef("ScannerSignaturePublicKeyPath: %v", err)
 		}
 	}
-	token := cfg.APIKey
-	if token == "" && cfg.Authority.ClientID != "" {
-		t, _, err := cfg.Login(ctx, false, time.Now())
-		if err != nil {
-			return err
-		}
-		token = t.AccessToken
+	token, err := bearer(ctx, cfg)
+	if err != nil {
+		return err
 	}
 	src := strings.TrimRight(cfg.BackendURL, "/") + scannerArtifactPath + f.channel
 	dir := cfg.ScannerCacheDirectory
@@ -122,24 +119,14 @@ func (g *globals) scannerDownload(ctx context.Context, f *scannerDownloadFlags) 
 		return err
 	}
 	var dl *download
-	for attempt := 1; ; attempt++ {
+	attempts, err := g.retry(ctx, cfg.ScannerDownloadAttempts, f.backoff, "scanner download failed; retrying", func() (err error) {
 		dl, err = fetchArtifact(ctx, src, token, dir)
-		if err == nil {
-			dl.attempts = attempt
-			break
-		}
-		var perm *permanentError
-		if errors.As(err, &perm) || attempt >= cfg.ScannerDownloadAttempts || ctx.Err() != nil {
-			return fmt.Errorf("scanner download (attempt %d of %d): %w", attempt, cfg.ScannerDownloadAttempts, err)
-		}
-		delay := f.backoff << (attempt - 1)
-		g.log.Warn("scanner download failed; retrying", "attempt", attempt, "delay", delay.String(), "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("scanner download (attempt %d of %d): %w", attempts, cfg.ScannerDownloadAttempts, err)
 	}
+	dl.attempts = attempts
 	defer os.Remove(dl.tmp)
 
 	verified := false
@@ -203,9 +190,22 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// fetchArtifact downloads src into a temporary file in dir and checks X-StellaOps-Digest.
-func fetchArtifact(ctx context.Context, src, token, dir string) (*download, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+// bearer is the token downloads send to the backend: ApiKey, else the Authority login's
+// (cached) access token, else none.
+func bearer(ctx context.Context, cfg *clientcfg.Config) (string, error) {
+	if cfg.APIKey != "" || cfg.Authority.ClientID == "" {
+		return cfg.APIKey, nil
+	}
+	t, _, err := cfg.Login(ctx, false, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return t.AccessToken, nil
+}
+
+// artifactRequest is a GET of a downloadable artefact, with the token when there is one.
+func artifactRequest(ctx context.Context, u, token string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, &permanentError{err}
 	}
@@ -213,17 +213,60 @@ func fetchArtifact(ctx context.Context, src, token, dir string) (*download, erro
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("User-Agent", "stellaops-cli/"+buildinfo.Get().Version)
+	return req, nil
+}
+
+// httpStatusError describes an unexpected answer, with the problem's detail when it has one;
+// 4xx other than 429 are permanent (a retry gets the same answer).
+func httpStatusError(u string, resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	msg := fmt.Sprintf("GET %s: %s", u, resp.Status)
+	var p struct{ Detail string }
+	if json.Unmarshal(body, &p) == nil && p.Detail != "" {
+		msg += ": " + p.Detail
+	}
+	if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		return &permanentError{errors.New(msg)}
+	}
+	return errors.New(msg)
+}
+
+// retry calls fn up to attempts times, waiting backoff, then twice that, and so on, between
+// tries; a permanentError or a cancelled ctx ends it at once. It returns the attempts made and
+// the last error.
+func (g *globals) retry(ctx context.Context, attempts int, backoff time.Duration, warn string, fn func() error) (int, error) {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return attempt, nil
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) || attempt >= attempts || ctx.Err() != nil {
+			return attempt, err
+		}
+		delay := backoff << (attempt - 1)
+		g.log.Warn(warn, "attempt", attempt, "delay", delay.String(), "error", err)
+		select {
+		case <-ctx.Done():
+			return attempt, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// fetchArtifact downloads src into a temporary file in dir and checks X-StellaOps-Digest.
+func fetchArtifact(ctx context.Context, src, token, dir string) (*download, error) {
+	req, err := artifactRequest(ctx, src, token)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("GET %s: %s", src, resp.Status)
-		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
-			return nil, &permanentError{err}
-		}
-		return nil, err
+		return nil, httpStatusError(src, resp)
 	}
 	want, err := parseDigestHeader(resp.Header.Get("X-StellaOps-Digest"))
 	if err != nil {
